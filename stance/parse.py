@@ -1,0 +1,703 @@
+"""Raw pages and structured files → turns.
+
+A raw page is read line by line. Each line is classified by the first rule that
+matches (see RULES below and README "Parsing rules"): site chrome is dropped and
+listed with the rule's name; post headers and numbered comment markers open a
+new turn and become speaker/timestamp/meta; wiki headings become section
+metadata; quoted lines go to `meta.quotes`; the rest is turn text. Every input
+line ends up in a turn, a quote, or the dropped list.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .files import read_text
+from .normalize import normalize_text
+from .thread import Turn, iter_jsonl_records
+
+STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
+SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A line that is not turn text, and the rule that took it out."""
+
+    file: str
+    line: int
+    text: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """The turns of one input file before deduplication."""
+
+    path: str
+    encoding: str
+    structured: bool
+    turns: tuple[Turn, ...]
+    dropped: tuple[Dropped, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    turns: tuple[Turn, ...]
+    pages: tuple[Page, ...]
+    dropped: tuple[Dropped, ...]
+    merged: int = 0
+    quotes_found: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- line rules
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+_DATE = (
+    rf"(?:{_DAY},?\s+)?(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+'?\d{{2,4}})?"
+    rf"|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{2,4}})?|\d{{1,4}}[/.-]\d{{1,2}}[/.-]\d{{1,4}})"
+)
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?(?:\s*[A-Z]{2,4})?"
+
+# (rule name, pattern) for chrome lines, tried in order on the stripped line.
+CHROME_RULES: list[tuple[str, re.Pattern]] = [
+    (name, re.compile(pattern, re.I))
+    for name, pattern in [
+        ("weather widget", r"^(?:•\s*)?(?:humidity|wind|sunrise|sunset|"
+         r"today in [\w .,'-]+|-?\d+\s*°\s*[cf]?)$"),
+        ("date line", rf"^(?:{_TIME}\s*)?{_DATE}(?:[\s,-]+(?:{_DAY}|{_TIME}))*\.?$"),
+        ("date line", rf"^(?:{_DAY},\s+)?{_DATE}\s*(?:at\s+)?{_TIME}?$"),
+        ("date line", r"^(?:edited\s+)?\d+\s+(?:second|minute|hour|day|week|month|year)s?"
+         r"\s+ago$"),
+        ("dateline", r"^[\w ]{0,30}\bupdated:\s.*$"),
+        ("time line", rf"^{_TIME}\s+\w{{2,4}}\s+\d{{1,2}}\s+{_MONTH}\s+\d{{4}}$"),
+        ("vote count", r"^[+-]?\d[\d,.]*\s*k?\s*(?:points?|upvotes?|votes?|likes?|"
+         r"reactions?|score)?(?:\s*\([^)]*\))?$"),
+        ("vote count", r"^(?:upvotes?|downvotes?|votes?|points?|score hidden)$"),
+        ("comment count", r"^\d[\d,.]*\s*k?\s+(?:comments?|replies)\b.*$"),
+        ("community stats", r"^\d[\d,.]*\s*k?\s+(?:readers|users here now|subscribers|"
+         r"members|online|members online)$"),
+        ("action link", r"^(?:reply|share|report|save|follow|hide|permalink|parent|"
+         r"context|quote|like|flag|link|source|embed|edit(?:-\d+)?|"
+         r"expand full comment|view all comments|view the rest of the comments|"
+         r"continue this thread|load more comments|show more replies|"
+         r"highlight story|click to expand\.*|sort by:?.*|reply\s*\|.*|"
+         r"you are viewing a single comment's thread|read more\.*)$"),
+        ("action link", r"^\(excerpt\)\s*read more at .*$"),
+        ("copyright", r"^(?:©|\(c\)\s|copyright\b|all rights reserved).*$"),
+        ("disclaimer", r"^(?:disclaimer:|all materials posted herein).*$"),
+        ("site chrome", r"^(?:welcome to .*(?:log in|sign up|register).*|ad:\s.*|"
+         r"log in|sign up|register|moderators|founded \d+ \w+ ago|"
+         r"this post was submitted on .*|posted by$|"
+         r"welcome to .+!?|these are our rules:?)$"),
+        ("comment sort", r"^\d[\d,.]*\s*k?\s+comments? sorted by\b.*$"),
+        ("image", r"^(?:\[img\]|\[image\]|\S+\.(?:jpe?g|png|gif|webp|svg))$"),
+        ("bare link", r"^(?:<?https?://\S+>?|www\.\S+)$"),
+        ("deleted", r"^\[(?:deleted|removed)\]$"),
+        ("forum profile field", r"^(?:joined|messages|reaction score|likes received|"
+         r"trophy points|location|gender|political leaning|posts|points|karma|"
+         r"member since|ratings?|country|thanks|trophies)\s*:?\s*[\d,.]*$"),
+        ("byline", r"^by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+in\s+[A-Z]\w+)?$"),
+        ("page title", r"^[^.!?]{3,120}\s\|\s[^.!?]{1,60}(?:\s\|\s[^.!?]{1,60})*$"),
+        ("source label", r"^source:$"),
+        ("lone punctuation", r"^[\s|\-–—_=*•·.…~#>]+$"),
+        ("subreddit header", r"^r/\w+(?:\s+[\w ]{0,30})?\s+" + _DATE + r"$"),
+        ("mail header", r"^(?:subject|to|cc|reply-to|message-id|in-reply-to|"
+         r"references|sender|list-\w+):\s.*$"),
+    ]
+]
+
+# Post headers: each gives a speaker and/or timestamp and opens a new turn.
+HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
+    (name, kind, re.compile(pattern, re.I))
+    for name, kind, pattern in [
+        ("forum post header", "post",
+         r"^post by (?P<speaker>\S+) on (?P<ts>.+)$"),
+        ("forum post header", "post",
+         r"^posted on (?P<ts>.+?) by (?P<speaker>\S+)$"),
+        ("forum post header", "post", r"^posted:\s+(?P<ts>.+)$"),
+        ("thread starter", "post",
+         r"^discussion in '[^']*' started by (?P<speaker>[^,]+),\s*(?P<ts>.+?)\.?$"),
+        ("mail header", "message",
+         r"^date:\s+(?P<ts>.+?)\s+from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?"
+         r"(?:\s+subject:.*)?$"),
+        ("mail header", "message", r"^from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?$"),
+        ("mail header", "message", r"^date:\s+(?P<ts>.+)$"),
+        ("reddit header", "comment",
+         r"^(?:r/\w+\s*•\s*)?u/(?P<speaker>\[deleted\]|[\w-]+)"
+         r"(?:\s*•)?(?:\s+(?P<flair>[^•]*?))?(?:\s*•)?\s*(?P<ts>" + _DATE + r")?"
+         r"(?:\s+edited.*)?$"),
+        ("lemmy header", "comment",
+         r"^•\s*@?(?P<speaker>[\w.-]+(?:@[\w.-]+)?)(?:\s*\[[^\]]*\])?$"),
+        ("blog comment header", "comment", r"^(?P<speaker>[\w .-]{1,40}) said\.\.\.$"),
+        ("post author line", "post", r"^by (?P<speaker>[\w.-]+)$"),
+    ]
+]
+
+QUOTE_START = [
+    ("mail quote header", re.compile(r"^(?:on|at)\s.+\bwrote:$", re.I)),
+    ("forum quote", re.compile(r"^(?:quote:?|originally posted by (?P<by>.+))$", re.I)),
+    ("forum quote", re.compile(r"^(?P<by>.{1,60}?) (?:wrote|said):$", re.I)),
+]
+HEADING = re.compile(r"^(=={1,4})\s*(?P<title>.+?)\s*\1$")
+NUMBERED = re.compile(r"^(?P<indent>\s*)(?:#(?P<n1>\d{1,5})|(?P<n2>\d{1,4})\.)(?:\s+|$)"
+                      r"(?P<rest>.*)$")
+REFERENCE_SECTIONS = {
+    "see also", "references", "reviews", "external links", "further reading",
+    "notes", "bibliography", "sources", "literature", "footnotes",
+}
+SIDEBAR_START = re.compile(r"^(?:these are our rules:?|community rules:?|rules:)$", re.I)
+SIDEBAR_END = re.compile(r"^(?:founded \d+ \w+ ago|moderators|created by.*)$", re.I)
+TERMINAL = tuple(".!?:;…\"”’')»]")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _is_fragment(line: str) -> bool:
+    words = line.split()
+    return len(words) < 4 and not line.endswith(TERMINAL)
+
+
+def _is_title(line: str) -> bool:
+    words = line.split()
+    if not (4 <= len(words) <= 14) or line.endswith(TERMINAL):
+        return False
+    long_words = [w for w in _WORD.findall(line) if len(w) >= 4]
+    if not long_words:
+        return True
+    return sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.6
+
+
+def classify_chrome(line: str) -> str | None:
+    for name, pattern in CHROME_RULES:
+        if pattern.match(line):
+            return name
+    return None
+
+
+def _match_header(line: str):
+    for name, kind, pattern in HEADER_RULES:
+        m = pattern.match(line)
+        if m:
+            return name, kind, m.groupdict()
+    return None
+
+
+# --------------------------------------------------------------- page parser
+
+
+@dataclass
+class _Unit:
+    kind: str
+    speaker: str | None = None
+    timestamp: str | None = None
+    first_line: int = 0
+    paragraphs: list = field(default_factory=list)  # list[list[(lineno, text)]]
+    quotes: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    grouped: bool = True  # paragraphs join into one turn
+
+
+class _PageParser:
+    def __init__(self, path: str, text: str, conversation_id: str):
+        self.path = path
+        self.conv = conversation_id
+        self.lines = text.split("\n")
+        self.dropped: list[Dropped] = []
+        self.turns: list[Turn] = []
+        self.section: str | None = None
+        self.in_references = False
+        self.unit: _Unit | None = None
+        self.pending_speaker: str | None = None
+        self.free_kind = "comment"
+        self.article_signals = 0
+        numbered = [m for m in (NUMBERED.match(x) for x in self.lines) if m]
+        self.numbered_ok = len(numbered) >= 2
+        self.quote: dict | None = None
+        self.in_sidebar = False
+
+    # -- helpers
+    def drop(self, lineno: int, text: str, rule: str) -> None:
+        self.dropped.append(Dropped(self.path, lineno, text, rule))
+
+    def close_unit(self) -> None:
+        unit, self.unit = self.unit, None
+        if unit is None:
+            return
+        self._close_quote()
+        paragraphs = [p for p in unit.paragraphs if p]
+        if not paragraphs:
+            if unit.quotes and self.turns:
+                last = self.turns[-1]
+                self.turns[-1] = last.with_meta(quotes=last.meta["quotes"] + unit.quotes)
+            return
+        if unit.grouped:
+            self._emit(unit, paragraphs, unit.quotes)
+        else:
+            for i, para in enumerate(paragraphs):
+                self._emit(unit, [para], unit.quotes if i == len(paragraphs) - 1 else [])
+
+    def _emit(self, unit: _Unit, paragraphs, quotes) -> None:
+        texts = [_join_paragraph([t for _, t in para]) for para in paragraphs]
+        text = "\n\n".join(t for t in texts if t)
+        if not text:
+            return
+        meta = {
+            "kind": unit.kind,
+            "sources": [{"file": self.path, "line": paragraphs[0][0][0]}],
+            "quotes": list(quotes),
+            **unit.meta,
+        }
+        if self.section:
+            meta["section"] = self.section
+        turn = Turn(
+            id=f"{self.conv}:{len(self.turns):04d}",
+            speaker=unit.speaker,
+            conversation_id=self.conv,
+            reply_to=None,
+            timestamp=unit.timestamp,
+            text=text,
+            meta=meta,
+        )
+        self.turns.append(turn)
+
+    def open_unit(self, kind: str, lineno: int, **kw) -> _Unit:
+        self.close_unit()
+        self.unit = _Unit(kind=kind, first_line=lineno, **kw)
+        self.unit.paragraphs.append([])
+        return self.unit
+
+    def free_unit(self, lineno: int) -> _Unit:
+        if self.unit is None:
+            self.unit = _Unit(kind=self.free_kind, first_line=lineno, grouped=False)
+            self.unit.paragraphs.append([])
+        return self.unit
+
+    def new_paragraph(self) -> None:
+        if self.unit is not None and self.unit.paragraphs and self.unit.paragraphs[-1]:
+            self.unit.paragraphs.append([])
+
+    def _close_quote(self) -> None:
+        q, self.quote = self.quote, None
+        if not q or not q["lines"]:
+            return
+        record = {"text": _join_paragraph(q["lines"]), "by": q.get("by"),
+                  "line": q["line"]}
+        unit = self.unit or self.free_unit(q["line"])
+        unit.quotes.append(record)
+
+    # -- main loop
+    def parse(self) -> tuple[list[Turn], list[Dropped]]:
+        self._scan_article_signals()
+        wrapped = _wrapped_runs(self.lines)
+        for idx, raw in enumerate(self.lines):
+            lineno = idx + 1
+            line = raw.strip()
+            if not line:
+                if self.quote is not None and self.quote.get("until_blank"):
+                    self._close_quote()
+                self.new_paragraph()
+                continue
+            self._line(lineno, raw, line, wrapped[idx])
+        self._close_quote()
+        self.close_unit()
+        return self.turns, self.dropped
+
+    def _scan_article_signals(self) -> None:
+        for raw in self.lines:
+            line = raw.strip()
+            rule = classify_chrome(line) if line else None
+            if rule in ("byline", "copyright", "dateline") or HEADING.match(line):
+                self.article_signals += 1
+        if self.article_signals:
+            self.free_kind = "article"
+
+    def _line(self, lineno: int, raw: str, line: str, wrapped: bool) -> None:
+        if self.in_sidebar:
+            self.drop(lineno, line, "community sidebar")
+            if SIDEBAR_END.match(line):
+                self.in_sidebar = False
+            return
+        if SIDEBAR_START.match(line):
+            self.in_sidebar = True
+            self.drop(lineno, line, "community sidebar")
+            return
+        # Quote blocks in progress.
+        if line.startswith(">"):
+            body = line.lstrip("> ").strip()
+            if self.quote is None or not self.quote.get("prefixed"):
+                self._close_quote()
+                self.quote = {"lines": [], "line": lineno, "prefixed": True, "by": None}
+            if body:
+                self.quote["lines"].append(body)
+            else:
+                self.drop(lineno, line, "empty quote marker")
+            return
+        if self.quote is not None and self.quote.get("prefixed"):
+            self._close_quote()
+        if self.quote is not None:
+            if line == "|" or line.lower() == "click to expand...":
+                self.drop(lineno, line, "quote end marker")
+                self._close_quote()
+                return
+            self.quote["lines"].append(line)  # a forum quote runs to a blank line
+            return
+
+        m = HEADING.match(line)
+        if m:
+            self.close_unit()
+            title = m.group("title")
+            self.section = title
+            self.in_references = title.strip().lower() in REFERENCE_SECTIONS
+            self.drop(lineno, line, "wiki heading → section")
+            return
+        if self.in_references:
+            self.drop(lineno, line, f"reference section ({self.section})")
+            return
+
+        for name, pattern in QUOTE_START:
+            qm = pattern.match(line)
+            if qm:
+                if name == "mail quote header":
+                    self.close_unit()
+                    self.drop(lineno, line, "mail quote header → quoted message")
+                    who = re.search(r",\s*(.+?)\s+wrote:$", line)
+                    speaker = who.group(1) if who else None
+                    if speaker and speaker.lower() == "you":
+                        speaker = None
+                    self.open_unit("message", lineno, speaker=speaker,
+                                   meta={"quoted_message": True})
+                    return
+                self.drop(lineno, line, "quote header")
+                self._close_quote()
+                by = (qm.groupdict().get("by") or None)
+                self.quote = {"lines": [], "line": lineno, "by": by,
+                              "until_blank": True}
+                return
+
+        chrome = classify_chrome(line)
+        if chrome == "byline" and self.unit is not None and self.unit.kind == "post" \
+                and self.unit.speaker is None and not any(self.unit.paragraphs):
+            self.unit.speaker = line[3:].strip()
+            self.drop(lineno, line, "post author line → speaker")
+            return
+        if chrome is not None:
+            self.drop(lineno, line, chrome)
+            if chrome == "forum profile field":
+                self._claim_profile_speaker(lineno)
+            elif chrome == "action link" and line.lower().startswith(
+                ("expand full comment", "(excerpt)", "read more")
+            ):
+                self.close_unit()
+            return
+
+        header = _match_header(line)
+        if header is not None and not (header[0] == "post author line" and self.unit
+                                       and any(self.unit.paragraphs)):
+            name, kind, groups = header
+            speaker = (groups.get("speaker") or "").strip() or None
+            ts = (groups.get("ts") or "").strip() or None
+            if name == "mail header" and self.unit is not None and \
+                    self.unit.kind == "message" and not any(self.unit.paragraphs):
+                self.unit.speaker = self.unit.speaker or speaker
+                self.unit.timestamp = self.unit.timestamp or ts
+            elif name == "thread starter":
+                self.pending_speaker = speaker
+                self.close_unit()
+            else:
+                self.open_unit(kind, lineno, speaker=speaker or self.pending_speaker,
+                               timestamp=ts)
+                self.pending_speaker = None
+            self.drop(lineno, line, f"{name} → speaker/timestamp")
+            return
+
+        nm = NUMBERED.match(raw)
+        if nm and (self.numbered_ok or nm.group("indent")):
+            number = nm.group("n1") or nm.group("n2")
+            rest = nm.group("rest").strip()
+            unit = self.open_unit("comment", lineno, meta={"number": int(number)})
+            if self.pending_speaker:
+                unit.speaker, self.pending_speaker = self.pending_speaker, None
+            if rest and len(rest.split()) == 1 and not rest.endswith(TERMINAL):
+                unit.speaker = rest
+                self.drop(lineno, rest, "numbered post header → speaker")
+                return
+            if not rest:
+                return
+            line = rest
+
+        if _is_fragment(line):
+            self.drop(lineno, line, "fragment (under 4 words, no sentence end)")
+            return
+        if _is_title(line):
+            self.drop(lineno, line, "title or caption line")
+            return
+
+        if self.unit is None and self.pending_speaker:
+            self.open_unit("post", lineno, speaker=self.pending_speaker)
+            self.pending_speaker = None
+        unit = self.unit or self.free_unit(lineno)
+        if not wrapped:
+            self.new_paragraph()
+        unit.paragraphs[-1].append((lineno, line))
+        if not wrapped:
+            self.new_paragraph()
+
+    def _claim_profile_speaker(self, lineno: int) -> None:
+        """A forum profile block: the short lines just above it name the poster."""
+        candidates = [d for d in self.dropped[:-1] if lineno - 6 <= d.line < lineno]
+        names = [d for d in candidates if d.rule.startswith("fragment")]
+        if not names:
+            return
+        first = names[0]
+        if self.unit is not None and self.unit.speaker and any(self.unit.paragraphs):
+            return
+        if self.unit is None or any(self.unit.paragraphs):
+            self.open_unit("post", first.line, speaker=first.text)
+        elif self.unit.speaker is None:
+            self.unit.speaker = first.text
+            self.unit.kind = "post"
+
+
+def _join_paragraph(lines: list[str]) -> str:
+    return re.sub(r"\s+", " ", " ".join(lines)).strip()
+
+
+def _wrapped_runs(lines: list[str]) -> list[bool]:
+    """Mark lines that are hard-wrapped continuations of one paragraph (mail style)."""
+    out = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        run = [x.strip() for x in lines[i:j]]
+        if len(run) >= 2:
+            heads = run[:-1]
+            mean = sum(len(x) for x in heads) / len(heads)
+            if max(len(x) for x in heads) <= 100 and mean >= 35:
+                for k in range(i, j):
+                    out[k] = True
+            else:  # a line cut mid-sentence continues on the next, lower-case line
+                for k in range(1, len(run)):
+                    if not run[k - 1].endswith(TERMINAL) and run[k][:1].islower():
+                        out[i + k - 1] = out[i + k] = True
+        i = j
+    return out
+
+
+def parse_page_text(text: str, path: str = "<text>", conversation_id: str | None = None
+                    ) -> tuple[list[Turn], list[Dropped]]:
+    """Split one raw page into turns; return (turns, dropped lines)."""
+    conv = conversation_id or Path(path).stem or "page"
+    return _PageParser(path, text, conv).parse()
+
+
+# --------------------------------------------------------- structured inputs
+
+CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
+
+
+def parse_csv_text(text: str, path: str) -> list[Turn]:
+    stem = Path(path).stem
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "text" not in [f.strip() for f in reader.fieldnames]:
+        raise InputError(path, "CSV has no 'text' column")
+    turns = []
+    try:
+        for row_no, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            body = row.get("text", "")
+            if not body:
+                continue
+            turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
+            turns.append(Turn(
+                id=turn_id,
+                speaker=row.get("speaker") or None,
+                conversation_id=row.get("conversation_id") or stem,
+                reply_to=row.get("reply_to") or None,
+                timestamp=row.get("timestamp") or None,
+                text=body,
+                meta={"kind": "comment", "sources": [{"file": path, "line": row_no}],
+                      "quotes": []},
+            ))
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+    if not turns:
+        raise InputError(path, "CSV has no rows with text")
+    return turns
+
+
+def parse_jsonl_text(text: str, path: str) -> list[Turn]:
+    turns = []
+    for lineno, record in iter_jsonl_records(path, text):
+        try:
+            turn = Turn.from_dict(record)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(path, f"not an utterance: {exc}", line=lineno) from None
+        meta = dict(turn.meta)
+        meta.setdefault("kind", "comment")
+        meta.setdefault("sources", [{"file": path, "line": lineno}])
+        meta.setdefault("quotes", [])
+        turns.append(turn.with_meta(**meta))
+    if not turns:
+        raise InputError(path, "no utterances in file")
+    return turns
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to read: directories expand to their files (ConvoKit corpora stay whole)."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise InputError(p, "no such file or directory")
+        if p.is_dir():
+            if (p / "utterances.jsonl").is_file():
+                out.append(p / "utterances.jsonl")
+                continue
+            files = sorted(
+                f for f in p.iterdir()
+                if f.is_file() and not f.name.startswith(".")
+                and not SKIPPED_NAMES.match(f.name)
+            )
+            if not files:
+                raise InputError(p, "directory has no readable files")
+            out.extend(files)
+        else:
+            out.append(p)
+    return out
+
+
+def read_page(path: str | Path) -> Page:
+    """Read one input file of any supported kind into a Page."""
+    path = Path(path)
+    text, encoding = read_text(path)
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return Page(name, encoding, True, tuple(parse_jsonl_text(text, name)))
+    if suffix == ".csv":
+        return Page(name, encoding, True, tuple(parse_csv_text(text, name)))
+    turns, dropped = parse_page_text(text, name, _conversation_id(path))
+    if not turns:
+        raise InputError(path, "no text turns found (every line was site chrome)")
+    return Page(name, encoding, False, tuple(turns), tuple(dropped))
+
+
+def _conversation_id(path: Path) -> str:
+    return path.stem
+
+
+def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseResult:
+    """Read every input, take out repeated quotes, then merge duplicate turns."""
+    from .dedup import dedupe_turns
+
+    files = expand_paths(paths)
+    seen_conv: dict[str, int] = {}
+    pages = []
+    for f in files:
+        page = read_page(f)
+        if not page.structured:
+            conv = page.turns[0].conversation_id
+            if conv in seen_conv:  # same file name in two folders
+                seen_conv[conv] += 1
+                new = f"{conv}~{seen_conv[conv]}"
+                page = Page(page.path, page.encoding, False, tuple(
+                    _reconv(t, new) for t in page.turns), page.dropped)
+            else:
+                seen_conv[conv] = 1
+        pages.append(page)
+    raw = [t for p in pages if not p.structured for t in p.turns]
+    structured = [t for p in pages if p.structured for t in p.turns]
+    raw, n_quotes = extract_repeated_quotes(raw)
+    merged = 0
+    if dedupe:
+        raw, merged = dedupe_turns(raw)
+    dropped = tuple(d for p in pages for d in p.dropped)
+    return ParseResult(
+        turns=tuple(raw) + tuple(structured),
+        pages=tuple(pages),
+        dropped=dropped,
+        merged=merged,
+        quotes_found=n_quotes,
+        stats={"encodings": {p.path: p.encoding for p in pages}},
+    )
+
+
+def _reconv(turn: Turn, conv: str) -> Turn:
+    from dataclasses import replace
+
+    return replace(turn, id=conv + turn.id[len(turn.conversation_id):],
+                   conversation_id=conv)
+
+
+# --------------------------------------------------- quotes of earlier turns
+
+MIN_QUOTE_WORDS = 6
+_QUOTE_CHARS = re.compile(r"[\"']")
+
+
+def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
+    """A turn whose text lies inside an earlier, longer turn is a quote of it.
+
+    It leaves the turn list and is recorded in `meta.quotes` of its neighbour in
+    the same page: the turn before when that one ends with ':' (it introduces
+    the quote), else the turn after.
+    """
+    norms = [_QUOTE_CHARS.sub("", normalize_text(t.text)).strip(" .,;:") for t in turns]
+    index: dict[tuple[str, ...], list[int]] = {}
+    for i, n in enumerate(norms):
+        words = n.split()
+        for k in range(0, max(1, len(words) - 3)):
+            key = tuple(words[k:k + 4])
+            bucket = index.setdefault(key, [])
+            if len(bucket) < 16 and (not bucket or bucket[-1] != i):
+                bucket.append(i)
+    quote_of: dict[int, int] = {}
+    for i, n in enumerate(norms):
+        words = n.split()
+        if len(words) < MIN_QUOTE_WORDS:
+            continue
+        for j in index.get(tuple(words[:4]), ()):
+            if j < i and len(norms[j]) > len(n) * 1.25 and n in norms[j] \
+                    and j not in quote_of:
+                quote_of[i] = j
+                break
+    if not quote_of:
+        return turns, 0
+    out = list(turns)
+    attach: dict[int, list[dict]] = {}
+    for i, j in quote_of.items():
+        conv = turns[i].conversation_id
+        prev_i = next((k for k in range(i - 1, -1, -1) if k not in quote_of), None)
+        next_i = next((k for k in range(i + 1, len(turns)) if k not in quote_of), None)
+        prev_ok = prev_i is not None and turns[prev_i].conversation_id == conv
+        next_ok = next_i is not None and turns[next_i].conversation_id == conv
+        if prev_ok and (turns[prev_i].text.rstrip().endswith(":") or not next_ok):
+            target = prev_i
+        elif next_ok:
+            target = next_i
+        else:
+            continue
+        src = turns[i].meta.get("sources", [{}])[0]
+        attach.setdefault(target, []).append({
+            "text": turns[i].text, "source": turns[j].id, "by": None,
+            "line": src.get("line"),
+        })
+        out[i] = None
+    for target, quotes in attach.items():
+        t = out[target]
+        out[target] = t.with_meta(quotes=list(t.meta.get("quotes", [])) + quotes)
+    kept = [t for t in out if t is not None]
+    return kept, len(turns) - len(kept)

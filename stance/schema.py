@@ -1,0 +1,97 @@
+"""The debate's label schema as data: target, labels, descriptions, colours."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+SCHEMA_FILE = "schema.toml"
+DEFAULT_COLORS = ("#2b7bba", "#c0392b", "#8c8c8c", "#27ae60", "#8e44ad", "#e67e22")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    name: str
+    description: str
+    examples: tuple[str, ...]
+    color: str
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    target: str
+    labels: tuple[LabelSpec, ...]
+    sides: tuple[str, ...]
+    path: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.labels)
+
+    @property
+    def colors(self) -> dict[str, str]:
+        return {spec.name: spec.color for spec in self.labels}
+
+    @property
+    def neutral(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names if n not in self.sides)
+
+
+def read_schema(path: str | Path) -> Schema:
+    path = Path(path)
+    if path.is_dir():
+        path = path / SCHEMA_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no schema file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"invalid TOML ({exc})") from None
+    raw = data.get("labels")
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise InputError(path, "schema needs at least two [[labels]]")
+    specs = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+            raise InputError(path, f"label {i + 1} has no name")
+        specs.append(LabelSpec(
+            name=str(item["name"]).strip(),
+            description=str(item.get("description", "")).strip(),
+            examples=tuple(str(x) for x in item.get("examples", [])),
+            color=str(item.get("color") or DEFAULT_COLORS[i % len(DEFAULT_COLORS)]),
+        ))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise InputError(path, "label names repeat")
+    sides = tuple(data.get("sides") or names)
+    unknown = [s for s in sides if s not in names]
+    if unknown:
+        raise InputError(path, f"sides name unknown labels: {', '.join(unknown)}")
+    return Schema(name=str(data.get("name") or path.parent.name),
+                  target=str(data.get("target", "")).strip(), labels=tuple(specs),
+                  sides=sides, path=str(path))
+
+
+def find_schema(explicit: str | Path | None = None) -> Schema:
+    """--schema, else $STANCE_SCHEMA, else ./schema.toml, else ./labels/schema.toml."""
+    if explicit:
+        return read_schema(explicit)
+    env = os.environ.get("STANCE_SCHEMA")
+    if env:
+        return read_schema(env)
+    for candidate in (Path(SCHEMA_FILE), Path("labels") / SCHEMA_FILE):
+        if candidate.is_file():
+            return read_schema(candidate)
+    raise InputError(Path("labels") / SCHEMA_FILE,
+                     "no schema found (run inside a debate folder, or pass --schema)")
+
+
+def project_root(schema: Schema) -> Path:
+    """The debate folder: where labels/ and models/ live for this schema."""
+    p = Path(schema.path).resolve().parent
+    return p.parent if p.name == "labels" else p

@@ -1,0 +1,142 @@
+"""The data model: a frozen Turn whose fields are the JSONL format (ConvoKit's)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+KINDS = ("article", "comment", "post", "message")
+FIELDS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text", "meta")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One utterance of a thread.
+
+    `meta` holds at least `kind` (article | comment | post | message),
+    `sources` (every file and line the turn was found at) and `quotes`
+    (quoted spans taken out of `text`).
+    """
+
+    id: str
+    speaker: str | None
+    conversation_id: str
+    reply_to: str | None
+    timestamp: str | None
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def with_meta(self, **changes: Any) -> Turn:
+        return replace(self, meta={**self.meta, **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        meta = data.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise ValueError("'meta' must be an object")
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise ValueError("'text' must be a string")
+        if data.get("id") is None:
+            raise ValueError("missing 'id'")
+        speaker = data.get("speaker", data.get("user"))
+        conv = data.get("conversation_id", data.get("root"))
+        return cls(
+            id=str(data["id"]),
+            speaker=None if speaker is None else str(speaker),
+            conversation_id=str(conv if conv is not None else data["id"]),
+            reply_to=None if data.get("reply_to") is None else str(data["reply_to"]),
+            timestamp=None if data.get("timestamp") is None else str(data["timestamp"]),
+            text=text,
+            meta=meta,
+        )
+
+
+def turn_to_json(turn: Turn, extra: dict[str, Any] | None = None) -> str:
+    data = turn.to_dict()
+    if extra:
+        data.update(extra)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def iter_jsonl_records(path: str | Path, text: str) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; one bad line is an error."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
+        if not isinstance(record, dict):
+            raise InputError(path, "expected a JSON object", line=lineno)
+        yield lineno, record
+
+
+def read_turns(path: str | Path) -> list[Turn]:
+    """Read turns from a JSONL file (ours or ConvoKit's utterances.jsonl)."""
+    from .files import read_text
+
+    text, _ = read_text(path)
+    turns = []
+    for lineno, record in iter_jsonl_records(path, text):
+        try:
+            turns.append(Turn.from_dict(record))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(path, f"not a turn: {exc}", line=lineno) from None
+    if not turns:
+        raise InputError(path, "no turns in file")
+    return turns
+
+
+def write_turns(path: str | Path, turns: Iterable[Turn]) -> int:
+    from .files import atomic_open
+
+    n = 0
+    with atomic_open(path) as fh:
+        for turn in turns:
+            fh.write(turn_to_json(turn) + "\n")
+            n += 1
+    return n
+
+
+def check_integrity(turns: Iterable[Turn]) -> list[str]:
+    """Return the problems that make `turns` an invalid set of threads.
+
+    Ids are unique; `reply_to` points to a turn of the same conversation;
+    reply links form no cycle.
+    """
+    problems: list[str] = []
+    by_id: dict[str, Turn] = {}
+    for turn in turns:
+        if turn.id in by_id:
+            problems.append(f"duplicate id {turn.id!r}")
+        by_id[turn.id] = turn
+    for turn in by_id.values():
+        if turn.reply_to is None:
+            continue
+        parent = by_id.get(turn.reply_to)
+        if parent is None:
+            problems.append(f"{turn.id!r} replies to missing turn {turn.reply_to!r}")
+        elif parent.conversation_id != turn.conversation_id:
+            problems.append(
+                f"{turn.id!r} replies to {turn.reply_to!r} in another conversation"
+            )
+    for start in by_id:
+        seen = set()
+        node: str | None = start
+        while node is not None and node in by_id:
+            if node in seen:
+                problems.append(f"reply cycle through {start!r}")
+                break
+            seen.add(node)
+            node = by_id[node].reply_to
+    return problems
