@@ -128,7 +128,8 @@ class StanceHead:
         return _softmax(self.decision_function(X) / self.temperature_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def _sha256(path: Path) -> str:
@@ -174,7 +175,8 @@ class StanceClassifier:
         return self.head_.predict_proba(self.features(texts))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[proba.argmax(axis=1)]
 
     # ------------------------------------------------------------ save / load
 

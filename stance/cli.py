@@ -89,6 +89,143 @@ def parse_cli(
     )
 
 
+SchemaOpt = Annotated[
+    Path | None, typer.Option("--schema", help="Schema file (default: labels/schema.toml)")
+]
+EncoderOpt = Annotated[
+    str, typer.Option("--encoder", help="Encoder backend: onnx, torch or onnx-int8")
+]
+
+
+def _progress(total: int | None, label: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=_console(), transient=True,
+                    disable=not sys.stderr.isatty())
+
+
+@app.command("train")
+def train_cli(
+    labels: Annotated[
+        list[Path] | None, typer.Argument(help="Label files or folders (default: labels/)")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Model directory to write")
+    ] = Path("models/default"),
+    schema: SchemaOpt = None,
+    encoder: EncoderOpt = "onnx",
+    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+) -> None:
+    """Cross-validate on the labels, then train on all of them and save the model.
+
+    Example: stance train labels/ -o models/default
+    """
+    from .labels import label_files
+    from .schema import find_schema, project_root
+    from .train import metrics_table, train
+
+    sch = find_schema(schema)
+    files = label_files(labels, project_root(sch) / "labels")
+    report = train(files, sch, output, backend=encoder, previous=output)
+    if json_out:
+        import json
+
+        print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=2))
+        return
+    out = _console(stderr=False)
+    out.print(f"{report['n_labels']} labels from {report['n_conversations']} "
+              f"conversations {report['label_counts']}; C={report['C']}", markup=False)
+    out.print("grouped cross-validation (folds by conversation):", markup=False)
+    out.print(metrics_table(report["cv"], sch), markup=False)
+    m = report["cv"]["embedding+logreg"]
+    out.print("confusion (rows true, columns predicted): "
+              f"{m['confusion']['labels']} {m['confusion']['matrix']}", markup=False)
+    prev = report.get("previous")
+    if prev:
+        out.print(f"change against the model it replaces: macro-F1 "
+                  f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
+                  f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
+                  f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "
+                  f"({m['f_avg'] - prev['f_avg']:+.3f})", markup=False)
+    out.print(f"model written to {output}", markup=False)
+
+
+@app.command("label")
+def label_cli(
+    paths: Paths,
+    model: ModelOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write rows here (.jsonl, .csv or .parquet)"),
+    ] = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Label every turn with a stance, a confidence and a score per class.
+
+    Example: stance label seeds/*.txt -o labelled.jsonl
+    """
+    from .files import check_output_path
+    from .predict import iter_turns, load_model, predict_rows, write_rows
+    from .schema import find_schema
+
+    if output is not None:
+        check_output_path(output)
+    sch = find_schema(schema)
+    mdl = load_model(model, sch)
+    turns, _info = iter_turns(paths)
+    counts: dict[str, int] = {}
+
+    def counted(rows):
+        for row in rows:
+            counts[row["stance"]] = counts.get(row["stance"], 0) + 1
+            yield row
+    n = write_rows(output, counted(predict_rows(turns, mdl)), out=sys.stdout)
+    _console().print(f"{n} turns labelled: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                     + (f" -> {output}" if output else ""), markup=False)
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    labels: Annotated[list[Path], typer.Argument(help="Label files to score against")],
+    model: ModelOpt = None,
+    schema: SchemaOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+) -> None:
+    """Score a model on labelled files: macro-F1, F_avg, per class, confusion.
+
+    Example: stance evaluate labels/seeds.csv --model models/default
+    """
+    from .evaluate import metrics
+    from .labels import label_files, load_labels
+    from .predict import load_model
+    from .schema import find_schema
+    from .train import metrics_table
+
+    sch = find_schema(schema)
+    mdl = load_model(model, sch)
+    labs = load_labels(label_files(labels, "labels"), sch.names)
+    pred = mdl.predict([lab.text for lab in labs])
+    m = metrics([lab.stance for lab in labs], pred, sch.names, sch.sides)
+    if json_out:
+        import json
+
+        print(json.dumps(m, indent=2))
+        return
+    out = _console(stderr=False)
+    out.print(f"{len(labs)} labels", markup=False)
+    out.print(metrics_table({"model": m}, sch), markup=False)
+    out.print(f"confusion (rows true, columns predicted): {m['confusion']['labels']} "
+              f"{m['confusion']['matrix']}", markup=False)
+
+
 def main() -> None:
     """Console entry point: run the app, turn library errors into one line + exit 2."""
     try:

@@ -46,7 +46,19 @@ def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
     best = from_bytes(data).best()
     if best is None or not _looks_textual(str(best)):
         raise InputError(path, "binary file or unknown text encoding")
+    if best.encoding.replace("_", "").lower() in _LATIN_GUESSES:
+        # Short Western texts are often guessed as another Latin code page;
+        # like browsers, prefer windows-1252 when it decodes cleanly.
+        try:
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass
     return str(best), best.encoding
+
+
+_LATIN_GUESSES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin1", "iso88591",
+                  "iso88592", "iso885915", "iso88599", "iso885913", "iso885916",
+                  "maclatin2", "macroman", "cp850", "cp437"}
 
 
 def _looks_textual(text: str) -> bool:

@@ -236,13 +236,19 @@ class _PageParser:
         if not paragraphs:
             if unit.quotes and self.turns:
                 last = self.turns[-1]
-                self.turns[-1] = last.with_meta(quotes=last.meta["quotes"] + unit.quotes)
+                self.turns[-1] = last.with_meta(
+                    quotes=last.meta["quotes"] + [q for _, q in unit.quotes])
             return
         if unit.grouped:
-            self._emit(unit, paragraphs, unit.quotes)
+            self._emit(unit, paragraphs, [q for _, q in unit.quotes])
         else:
+            # A quote belongs to the paragraph after it (the reply), else the last.
+            starts = [para[0][0] for para in paragraphs]
+            owner = [next((i for i, s in enumerate(starts) if s > line), len(starts) - 1)
+                     for line, _ in unit.quotes]
             for i, para in enumerate(paragraphs):
-                self._emit(unit, [para], unit.quotes if i == len(paragraphs) - 1 else [])
+                mine = [q for (_, q), o in zip(unit.quotes, owner, strict=True) if o == i]
+                self._emit(unit, [para], mine)
 
     def _emit(self, unit: _Unit, paragraphs, quotes) -> None:
         texts = [_join_paragraph([t for _, t in para]) for para in paragraphs]
@@ -291,7 +297,7 @@ class _PageParser:
         record = {"text": _join_paragraph(q["lines"]), "by": q.get("by"),
                   "line": q["line"]}
         unit = self.unit or self.free_unit(q["line"])
-        unit.quotes.append(record)
+        unit.quotes.append((q["line"], record))
 
     # -- main loop
     def parse(self) -> tuple[list[Turn], list[Dropped]]:

@@ -1,0 +1,217 @@
+"""Labelling: turns + model → rows with stance, confidence and per-class scores.
+
+Structured inputs (JSONL, CSV) are streamed in batches, so memory stays flat on
+millions of turns; raw pages go through the parser (quotes, dedup) first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .parse import expand_paths, parse_csv_text, parse_paths
+from .thread import Turn
+
+BATCH = 2048
+DEFAULT_MODEL = "default"
+UNCERTAIN_BELOW = 0.5
+
+
+def default_model_dir(schema=None) -> Path:
+    """models/default of the debate folder, else of the repository stance runs from."""
+    from .schema import project_root
+
+    candidates = []
+    if schema is not None and schema.path:
+        candidates.append(project_root(schema) / "models" / DEFAULT_MODEL)
+    candidates.append(Path("models") / DEFAULT_MODEL)
+    candidates.append(Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL)
+    for c in candidates:
+        if (c / "config.json").is_file():
+            return c
+    raise ModelError(
+        "no trained model found (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + "); run `stance train` or pass --model")
+
+
+def load_model(path: Path | None, schema=None, embedder=None):
+    from .classify import StanceClassifier
+
+    model = StanceClassifier.load(path or default_model_dir(schema), embedder=embedder)
+    if schema is not None:
+        trained = model.config_.get("schema", {})
+        if trained and (trained.get("name") != schema.name
+                        or list(trained.get("labels", [])) != list(schema.names)):
+            raise ModelError(
+                f"model was trained under schema '{trained.get('name')}' "
+                f"({', '.join(trained.get('labels', []))}) but the current schema is "
+                f"'{schema.name}' ({', '.join(schema.names)})")
+    return model
+
+
+def iter_structured(path: Path) -> Iterator[Turn]:
+    """Stream turns from a JSONL or CSV file without reading it whole."""
+    from .thread import Turn as _Turn
+
+    suffix = path.suffix.lower()
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(path, exc.strerror or "cannot open") from None
+    with fh:
+        try:
+            if suffix == ".jsonl":
+                n = 0
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                        turn = _Turn.from_dict(record)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(path, f"malformed JSON ({exc.msg})",
+                                         line=lineno) from None
+                    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                        raise InputError(path, f"not an utterance: {exc}",
+                                         line=lineno) from None
+                    n += 1
+                    yield turn
+                if n == 0:
+                    raise InputError(path, "no utterances in file")
+            else:
+                header = fh.readline()
+                if "text" not in [c.strip() for c in next(csv.reader([header]), [])]:
+                    raise InputError(path, "CSV has no 'text' column")
+                chunk: list[str] = [header]
+                for line in fh:
+                    chunk.append(line)
+                    if len(chunk) >= 5000:
+                        yield from parse_csv_text("".join(chunk), str(path))
+                        chunk = [header]
+                if len(chunk) > 1:
+                    yield from parse_csv_text("".join(chunk), str(path))
+        except UnicodeDecodeError:
+            raise InputError(path, "not UTF-8; convert it or pass it as a page") from None
+
+
+def iter_turns(paths: Iterable[Path]) -> tuple[Iterator[Turn], dict]:
+    """All turns of the inputs; structured files stream, raw pages are parsed."""
+    files = expand_paths(paths)
+    structured = [f for f in files if f.suffix.lower() in (".jsonl", ".csv")]
+    pages = [f for f in files if f not in structured]
+    info: dict = {"files": len(files)}
+
+    def gen():
+        if pages:
+            result = parse_paths(pages)
+            info["merged"] = result.merged
+            yield from result.turns
+        for f in structured:
+            yield from iter_structured(f)
+    return gen(), info
+
+
+def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[dict]:
+    """One output row per turn: the turn's fields + stance, confidence, scores."""
+    classes = [str(c) for c in model.classes_]
+    buf: list[Turn] = []
+    model_name = model.config_.get("name") or model.config_.get("training", {}).get(
+        "method", "model")
+
+    def flush():
+        probs = model.predict_proba([t.text for t in buf])
+        for t, p in zip(buf, probs, strict=True):
+            k = int(np.argmax(p))
+            row = t.to_dict()
+            row["stance"] = classes[k]
+            row["confidence"] = round(float(p[k]), 4)
+            row["scores"] = {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}
+            row["model"] = model_name
+            yield row
+    for t in turns:
+        buf.append(t)
+        if len(buf) >= batch:
+            yield from flush()
+            buf = []
+    if buf:
+        yield from flush()
+
+
+def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:
+    """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path."""
+    from .files import atomic_open
+
+    if path is None:
+        n = 0
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+        return n
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _write_parquet(path, rows)
+    n = 0
+    with atomic_open(path) as fh:
+        if suffix == ".csv":
+            writer = None
+            for row in rows:
+                flat = _flatten(row)
+                if writer is None:
+                    writer = csv.DictWriter(fh, fieldnames=list(flat))
+                    writer.writeheader()
+                writer.writerow(flat)
+                n += 1
+        else:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    return n
+
+
+def _flatten(row: dict) -> dict:
+    flat = {k: v for k, v in row.items() if k not in ("meta", "scores")}
+    for c, v in row.get("scores", {}).items():
+        flat[f"score_{c}"] = v
+    flat["meta"] = json.dumps(row.get("meta", {}), ensure_ascii=False)
+    return flat
+
+
+def _write_parquet(path: Path, rows: Iterable[dict]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .files import atomic_open
+
+    n = 0
+    with atomic_open(path, "wb") as fh:
+        writer = None
+        chunk: list[dict] = []
+
+        def flush():
+            nonlocal writer
+            table = pa.Table.from_pylist([_flatten(r) for r in chunk])
+            if writer is None:
+                writer = pq.ParquetWriter(fh, table.schema)
+            writer.write_table(table.cast(writer.schema))
+        for row in rows:
+            chunk.append(row)
+            n += 1
+            if len(chunk) >= 10000:
+                flush()
+                chunk = []
+        if chunk or writer is None:
+            flush()
+        writer.close()
+    return n
+
+
+def read_predictions(path: Path) -> list[dict]:
+    text = Path(path).read_text(encoding="utf-8")
+    return [json.loads(x) for x in io.StringIO(text) if x.strip()]

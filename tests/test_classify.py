@@ -1,0 +1,117 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from stance.classify import NotFittedError, StanceClassifier, StanceHead, fit_temperature
+from stance.errors import ModelError
+
+
+class FakeEmbedder:
+    """Plumbing-only test double: deterministic vectors from character counts."""
+
+    id = "fake@test"
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), 8))
+        for i, t in enumerate(texts):
+            for ch in t.lower():
+                out[i, ord(ch) % 8] += 1
+        return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-9, None)
+
+
+TEXTS = ["aaaa bbb", "aaab bb", "abab aaa", "zzzz yyy", "zzzy yy", "zyzy zzz",
+         "mmmm nnn", "mmmn nn", "mnmn mmm"] * 3
+Y = ["favor"] * 3 + ["against"] * 3 + ["none"] * 3
+Y = Y * 3
+GROUPS = [f"g{i % 5}" for i in range(len(TEXTS))]
+
+
+def fitted():
+    return StanceClassifier(embedder=FakeEmbedder()).fit(TEXTS, Y, GROUPS)
+
+
+def test_contract_classes_are_strings_and_proba_rows_sum_to_one():
+    model = fitted()
+    assert list(model.classes_) == ["against", "favor", "none"]
+    p = model.predict_proba(TEXTS)
+    assert p.shape == (len(TEXTS), 3)
+    assert np.allclose(p.sum(axis=1), 1)
+    assert set(model.predict(TEXTS)) <= set(model.classes_)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        StanceClassifier(embedder=FakeEmbedder()).predict(["x"])
+    with pytest.raises(NotFittedError):
+        StanceHead().predict_proba(np.zeros((1, 3)))
+
+
+def test_one_class_is_refused():
+    with pytest.raises(ValueError, match="two classes"):
+        StanceHead().fit(np.eye(3), ["a", "a", "a"])
+
+
+def test_temperature_fits_overconfident_logits():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    logits[np.arange(300), y] += 1.0
+    assert fit_temperature(logits * 10, y) > 3  # softens overconfident scores
+
+
+def test_save_load_round_trip_identical_probabilities(tmp_path):
+    model = fitted()
+    model.save(tmp_path / "m")
+    back = StanceClassifier.load(tmp_path / "m", embedder=FakeEmbedder(),
+                                 check_encoder=False)
+    assert np.array_equal(back.predict_proba(TEXTS), model.predict_proba(TEXTS))
+    assert list(back.classes_) == list(model.classes_)
+
+
+def test_altered_head_is_refused(tmp_path):
+    fitted().save(tmp_path / "m")
+    head = tmp_path / "m" / "head.npz"
+    data = dict(np.load(head))
+    data["coef"] = data["coef"] + 1
+    np.savez(head, **data)
+    with pytest.raises(ModelError, match="sha256 does not match"):
+        StanceClassifier.load(tmp_path / "m", check_encoder=False)
+
+
+def test_pickle_in_model_dir_is_never_loaded(tmp_path):
+    fitted().save(tmp_path / "m")
+    head = tmp_path / "m" / "head.npz"
+    head.write_bytes(pickle.dumps({"coef": np.zeros((3, 8))}))
+    with pytest.raises(ModelError):
+        StanceClassifier.load(tmp_path / "m", check_encoder=False)
+
+
+def test_pickled_object_array_refused_even_with_matching_hash(tmp_path):
+    import hashlib
+    import json
+
+    fitted().save(tmp_path / "m")
+    head = tmp_path / "m" / "head.npz"
+    np.savez(head, coef=np.array([object()], dtype=object),
+             intercept=np.zeros(3), temperature=np.ones(1))
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["files"]["head.npz"] = hashlib.sha256(head.read_bytes()).hexdigest()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="unreadable head"):
+        StanceClassifier.load(tmp_path / "m", check_encoder=False)
+
+
+def test_other_version_and_missing_file_refused(tmp_path):
+    import json
+
+    fitted().save(tmp_path / "m")
+    (tmp_path / "m" / "README.md").unlink()
+    with pytest.raises(ModelError, match="missing README.md"):
+        StanceClassifier.load(tmp_path / "m", check_encoder=False)
+    fitted().save(tmp_path / "n")
+    cfg = json.loads((tmp_path / "n" / "config.json").read_text())
+    cfg["stance_version"] = "9.0.0"
+    (tmp_path / "n" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="made by stance 9.0.0"):
+        StanceClassifier.load(tmp_path / "n", check_encoder=False)

@@ -1,0 +1,191 @@
+import pytest
+from conftest import SEEDS, shared_thread_files
+
+from stance.errors import InputError
+from stance.normalize import normalize_text
+from stance.parse import parse_page_text, parse_paths, read_page
+
+
+def texts(result):
+    return [t.text for t in result.turns]
+
+
+def test_no_chrome_in_seed_turns(seed_result):
+    for t in seed_result.turns:
+        for bad in ("Humidity", "Today in New Delhi", "Copyright", "Updated:", "5:16PM"):
+            assert bad not in t.text, (bad, t.id)
+
+
+def test_seed_003_every_comment_line_in_exactly_one_turn(seed_result):
+    lines = (SEEDS / "003_751fd9e7d8997e74.txt").read_text().split("\n")
+    comments = [x.strip() for x in lines[10:52] if x.strip()]
+    norm_turns = [normalize_text(t.text) for t in seed_result.turns]
+    quotes = [normalize_text(q["text"]) for t in seed_result.turns
+              for q in t.meta["quotes"]]
+    for line in comments:
+        n = normalize_text(line)
+        hits = sum(n == t for t in norm_turns)
+        assert hits == 1 or n in quotes, line[:60]
+
+
+def test_seed_003_copies_merge_in_thread_order(seed_result):
+    conv = [t for t in seed_result.turns if t.conversation_id.startswith("003")]
+    order = [t.text[:25] for t in conv]
+    # Only in copy 2, placed after the line that precedes it there.
+    i = order.index("Not sure how that in any ")
+    assert order[i + 1].startswith("Self-preservation is some")
+    j = order.index("I can ask for a cup of su")
+    assert {order[j + 1][:10], order[j + 2][:10]} == {"Again, not", "Yeah, but "}
+    repeated = [t for t in conv if len(t.meta["sources"]) == 2]
+    assert len(repeated) >= 15
+
+
+def test_quote_of_article_is_a_quote_not_a_turn(seed_result):
+    quote = "Stalin was ‘prepared to move more than a million Soviet troops to the German border’"
+    assert quote not in texts(seed_result)
+    holder = next(t for t in seed_result.turns if t.text.endswith("It’s in your text:"))
+    assert holder.meta["quotes"][0]["text"] == quote
+    assert holder.meta["quotes"][0]["source"].startswith("001_")
+
+
+def test_telegraph_paragraphs_are_one_turn_with_all_sources(seed_result):
+    t = next(t for t in seed_result.turns if t.text.startswith("Papers which were kept"))
+    files = {s["file"].rsplit("/", 1)[-1][:3] for s in t.meta["sources"]}
+    assert files == {"001", "002", "003"}
+    drax = [t for t in seed_result.turns if "Admiral Sir Reginald Drax, who" in t.text]
+    assert len(drax) == 1  # "who led" (002) and "who lead" (003) are near-duplicates
+    assert len(drax[0].meta["sources"]) == 2
+
+
+def test_seed_001_numbered_comments():
+    page = read_page(SEEDS / "001_7c0e47e3dafd298f.txt")
+    comments = [t for t in page.turns if t.meta["kind"] == "comment"]
+    assert [t.meta["number"] for t in comments] == [1, 2]
+    assert comments[0].text.count("\n\n") == 2  # three paragraphs
+    assert comments[1].text.endswith("build up their arms and defences.")
+
+
+def test_seed_004_headings_are_sections_not_turns():
+    page = read_page(SEEDS / "004_6b0cf10ad5efa09b.txt")
+    assert not any("==" in t.text for t in page.turns)
+    assert {t.meta.get("section") for t in page.turns} >= {"New phase", "Reception in the West"}
+    assert not any(t.meta.get("section") in ("See also", "References") for t in page.turns)
+
+
+@pytest.mark.parametrize("path", shared_thread_files(), ids=lambda p: p.name)
+def test_every_shared_thread_parses(path):
+    page = read_page(path)
+    assert page.turns
+    for t in page.turns:
+        assert t.text.strip()
+        assert t.meta["kind"] in ("article", "comment", "post", "message")
+
+
+def test_cross_posted_opening_posts_merge():
+    files = [p for p in shared_thread_files()
+             if p.name.startswith(("alternate", "ww2f_"))]
+    result = parse_paths(files)
+    opening = [t for t in result.turns if t.text.startswith("How would the world look")]
+    assert len(opening) == 1
+    assert len(opening[0].meta["sources"]) == 3
+
+
+FORUM = """Discussion in 'History' started by flamingo, Jun 5, 2009.
+
+    What might be behind this, can anybody guess? It is a strange claim to make.
+  2. Russia can FCUK off.
+
+    They were as much a part of the start of the war, due to their pacts.
+  3. It's a bit late in the day to be coming up with these theories, isn't it?
+Reply
+Share
+12 points
+"""
+
+
+def test_numbered_forum_posts_and_chrome():
+    turns, dropped = parse_page_text(FORUM, "forum.txt")
+    assert [t.speaker for t in turns][:1] == ["flamingo"]
+    assert turns[1].text == ("Russia can FCUK off.\n\nThey were as much a part of the "
+                             "start of the war, due to their pacts.")
+    rules = {d.text: d.rule for d in dropped}
+    assert rules["Reply"] == "action link" and rules["12 points"] == "vote count"
+
+
+QUOTES = """> Stalin had no choice at all in 1939, the West left him alone.
+> He had to buy time.
+Nonsense. He chose to carve up Poland with Hitler and that is the end of it.
+
+Quote:
+The pact was a masterstroke of Soviet diplomacy in every respect.
+|
+I disagree completely with that article and its so-called masterstroke.
+"""
+
+
+def test_prefixed_and_forum_quotes_leave_the_text():
+    turns, _ = parse_page_text(QUOTES, "q.txt")
+    assert turns[0].text.startswith("Nonsense.")
+    assert "no choice" in turns[0].meta["quotes"][0]["text"]
+    assert all("masterstroke of Soviet" not in t.text for t in turns)
+    assert any("masterstroke of Soviet" in q["text"] for t in turns
+               for q in t.meta["quotes"])
+
+
+MAIL = """Date: Thu, 10 Feb 2000 22:50:22 +0200 From: jeffrey sommers <js at x.lv>
+Brad,
+The Soviets, through Litvinov, pleaded repeatedly for collective action earlier
+than this, and Churchill wanted to cooperate with them. The Soviets were
+repeatedly rebuffed.
+Best,
+Jeff
+"""
+
+
+def test_mail_header_and_hard_wrapped_paragraphs():
+    turns, dropped = parse_page_text(MAIL, "m.txt")
+    assert len(turns) == 1
+    assert turns[0].speaker == "jeffrey sommers"
+    assert turns[0].meta["kind"] == "message"
+    assert "earlier than this" in turns[0].text  # wrapped lines joined
+
+
+def test_accounting_every_line_somewhere():
+    for path in [*sorted(SEEDS.glob("*.txt")), *shared_thread_files()]:
+        page = read_page(path)
+        body = " ".join(t.text for t in page.turns)
+        quotes = " ".join(q["text"] for t in page.turns for q in t.meta["quotes"])
+        dropped = {d.text for d in page.dropped}
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            s = line.strip()
+            if not s:
+                continue
+            core = s.lstrip("> ").strip()
+            import re
+            core = re.sub(r"^(?:#\d+|\d+\.)\s*", "", core) or s
+            ok = (core in dropped or s in dropped or " ".join(core.split()) in body
+                  or " ".join(core.split()) in quotes or not core)
+            assert ok, (path.name, s[:80])
+
+
+def test_empty_and_binary_files_are_input_errors(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty file"):
+        read_page(empty)
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(InputError, match="binary"):
+        read_page(binary)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-16"])
+def test_legacy_encodings_decode(tmp_path, encoding):
+    text = ("The pact was “justified”, said the café owner — naïvely perhaps, "
+            "but he believed the West had refused every Soviet offer.\n")
+    if encoding == "latin-1":
+        text = text.replace("“", '"').replace("”", '"').replace("—", "-")
+    p = tmp_path / "page.txt"
+    p.write_bytes(text.encode(encoding))
+    page = read_page(p)
+    assert page.turns[0].text == text.strip()
