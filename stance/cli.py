@@ -18,14 +18,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-labels_app = typer.Typer(help="Check, import and export label files", no_args_is_help=True)
+labels_app = typer.Typer(
+    help="Check, import and export label files", no_args_is_help=True
+)
 app.add_typer(labels_app, name="labels")
 
 _DEBUG = {"on": os.environ.get("STANCE_DEBUG", "") not in ("", "0")}
 
 Paths = Annotated[list[Path], typer.Argument(help="Pages, structured files or folders")]
 ModelOpt = Annotated[
-    Path | None, typer.Option("--model", "-m", help="Model directory (default: shipped)")
+    Path | None,
+    typer.Option("--model", "-m", help="Model directory (default: shipped)"),
 ]
 
 
@@ -78,8 +81,9 @@ def parse_cli(
     err = _console()
     if explain:
         for page in result.pages:
-            err.print(f"[bold]{page.path}[/] encoding={page.encoding} "
-                      f"turns={len(page.turns)}")
+            err.print(
+                f"[bold]{page.path}[/] encoding={page.encoding} turns={len(page.turns)}"
+            )
             for d in page.dropped:
                 err.print(f"  line {d.line}: [{d.rule}] {d.text[:100]}", markup=False)
     err.print(
@@ -90,7 +94,8 @@ def parse_cli(
 
 
 SchemaOpt = Annotated[
-    Path | None, typer.Option("--schema", help="Schema file (default: labels/schema.toml)")
+    Path | None,
+    typer.Option("--schema", help="Schema file (default: labels/schema.toml)"),
 ]
 EncoderOpt = Annotated[
     str, typer.Option("--encoder", help="Encoder backend: onnx, torch or onnx-int8")
@@ -106,22 +111,31 @@ def _progress(total: int | None, label: str):
         TimeElapsedColumn,
     )
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=_console(), transient=True,
-                    disable=not sys.stderr.isatty())
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_console(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
 
 
 @app.command("train")
 def train_cli(
     labels: Annotated[
-        list[Path] | None, typer.Argument(help="Label files or folders (default: labels/)")
+        list[Path] | None,
+        typer.Argument(help="Label files or folders (default: labels/)"),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Model directory to write")
     ] = Path("models/default"),
     schema: SchemaOpt = None,
     encoder: EncoderOpt = "onnx",
-    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print metrics as JSON")
+    ] = False,
 ) -> None:
     """Cross-validate on the labels, then train on all of them and save the model.
 
@@ -140,20 +154,29 @@ def train_cli(
         print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=2))
         return
     out = _console(stderr=False)
-    out.print(f"{report['n_labels']} labels from {report['n_conversations']} "
-              f"conversations {report['label_counts']}; C={report['C']}", markup=False)
+    out.print(
+        f"{report['n_labels']} labels from {report['n_conversations']} "
+        f"conversations {report['label_counts']}; C={report['C']}",
+        markup=False,
+    )
     out.print("grouped cross-validation (folds by conversation):", markup=False)
     out.print(metrics_table(report["cv"], sch), markup=False)
     m = report["cv"]["embedding+logreg"]
-    out.print("confusion (rows true, columns predicted): "
-              f"{m['confusion']['labels']} {m['confusion']['matrix']}", markup=False)
+    out.print(
+        "confusion (rows true, columns predicted): "
+        f"{m['confusion']['labels']} {m['confusion']['matrix']}",
+        markup=False,
+    )
     prev = report.get("previous")
     if prev:
-        out.print(f"change against the model it replaces: macro-F1 "
-                  f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
-                  f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
-                  f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "
-                  f"({m['f_avg'] - prev['f_avg']:+.3f})", markup=False)
+        out.print(
+            f"change against the model it replaces: macro-F1 "
+            f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
+            f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
+            f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "
+            f"({m['f_avg'] - prev['f_avg']:+.3f})",
+            markup=False,
+        )
     out.print(f"model written to {output}", markup=False)
 
 
@@ -163,7 +186,9 @@ def label_cli(
     model: ModelOpt = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write rows here (.jsonl, .csv or .parquet)"),
+        typer.Option(
+            "--output", "-o", help="Write rows here (.jsonl, .csv or .parquet)"
+        ),
     ] = None,
     schema: SchemaOpt = None,
 ) -> None:
@@ -186,10 +211,14 @@ def label_cli(
         for row in rows:
             counts[row["stance"]] = counts.get(row["stance"], 0) + 1
             yield row
+
     n = write_rows(output, counted(predict_rows(turns, mdl)), out=sys.stdout)
-    _console().print(f"{n} turns labelled: "
-                     + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                     + (f" -> {output}" if output else ""), markup=False)
+    _console().print(
+        f"{n} turns labelled: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + (f" -> {output}" if output else ""),
+        markup=False,
+    )
 
 
 @app.command("evaluate")
@@ -197,7 +226,9 @@ def evaluate_cli(
     labels: Annotated[list[Path], typer.Argument(help="Label files to score against")],
     model: ModelOpt = None,
     schema: SchemaOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print metrics as JSON")
+    ] = False,
 ) -> None:
     """Score a model on labelled files: macro-F1, F_avg, per class, confusion.
 
@@ -222,8 +253,45 @@ def evaluate_cli(
     out = _console(stderr=False)
     out.print(f"{len(labs)} labels", markup=False)
     out.print(metrics_table({"model": m}, sch), markup=False)
-    out.print(f"confusion (rows true, columns predicted): {m['confusion']['labels']} "
-              f"{m['confusion']['matrix']}", markup=False)
+    out.print(
+        f"confusion (rows true, columns predicted): {m['confusion']['labels']} "
+        f"{m['confusion']['matrix']}",
+        markup=False,
+    )
+
+
+@app.command("report")
+def report_cli(
+    paths: Paths,
+    model: ModelOpt = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="report.html or report.md")
+    ] = Path("report.html"),
+    schema: SchemaOpt = None,
+) -> None:
+    """Write the stance summary report: distribution, chains, key arguments.
+
+    Example: stance report seeds/ -o report.html
+    """
+    from .files import atomic_write_text, check_output_path
+    from .parse import parse_paths
+    from .predict import load_model, predict_rows
+    from .report import build_report, render_html, render_markdown
+    from .schema import find_schema
+
+    check_output_path(output)
+    sch = find_schema(schema)
+    mdl = load_model(model, sch)
+    turns = list(parse_paths(paths).turns)
+    rows = list(predict_rows(turns, mdl))
+    vectors = mdl.features([t.text for t in turns])
+    name = mdl.config_.get("training", {}).get("method", "model")
+    rep = build_report(turns, rows, sch, vectors, name)
+    text = render_markdown(rep) if output.suffix.lower() == ".md" else render_html(rep)
+    atomic_write_text(output, text)
+    _console().print(
+        f"{len(rows)} turns, {len(rep['chains'])} chains -> {output}", markup=False
+    )
 
 
 def main() -> None:

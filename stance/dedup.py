@@ -84,8 +84,9 @@ def find_duplicates(texts: list[str]) -> list[int]:
             score = jaccard(sh, shingles[j])
             long_pair = min(len(norm), len(norms[j])) >= LONG_CHARS
             needed = LONG_JACCARD_THRESHOLD if long_pair else JACCARD_THRESHOLD
-            if score >= needed and (best is None or score > best_j or
-                                               (score == best_j and j < best)):
+            if score >= needed and (
+                best is None or score > best_j or (score == best_j and j < best)
+            ):
                 best, best_j = j, score
         if best is not None:
             rep[i] = rep[best]
@@ -130,12 +131,16 @@ def dedupe_turns(turns: list[Turn]) -> tuple[list[Turn], int]:
             cursor[conv] = pos + 1
         placed[i] = (conv, 0)
     out = []
-    for conv, seq in order.items():
+    for seq in order.values():
         for i in seq:
             t = turns[i]
             if i in sources:
-                extra_q = [q for q in quotes.get(i, []) if q not in t.meta.get("quotes", [])]
-                t = t.with_meta(sources=list(t.meta.get("sources", [])) + sources[i],
-                                quotes=list(t.meta.get("quotes", [])) + extra_q)
+                extra_q = [
+                    q for q in quotes.get(i, []) if q not in t.meta.get("quotes", [])
+                ]
+                t = t.with_meta(
+                    sources=list(t.meta.get("sources", [])) + sources[i],
+                    quotes=list(t.meta.get("quotes", [])) + extra_q,
+                )
             out.append(t)
     return out, len(turns) - len(out)

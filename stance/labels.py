@@ -14,7 +14,15 @@ from .files import atomic_open, read_text
 from .normalize import normalize_text
 from .thread import Turn
 
-LABEL_COLUMNS = ("text", "stance", "id", "conversation_id", "source", "annotator", "note")
+LABEL_COLUMNS = (
+    "text",
+    "stance",
+    "id",
+    "conversation_id",
+    "source",
+    "annotator",
+    "note",
+)
 
 
 @dataclass(frozen=True)
@@ -57,18 +65,25 @@ def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
             if stance not in allowed:
                 shown = stance or "(empty)"
                 raise InputError(
-                    path, f"unknown stance '{shown}' (expected {', '.join(allowed)})",
-                    line=line)
+                    path,
+                    f"unknown stance '{shown}' (expected {', '.join(allowed)})",
+                    line=line,
+                )
             label = Label(
-                text=body, stance=stance,
+                text=body,
+                stance=stance,
                 **{c: row.get(c, "").strip() for c in LABEL_COLUMNS[2:]},
-                file=str(path), line=line,
+                file=str(path),
+                line=line,
             )
             prev = seen.get(label.key)
             if prev is not None and prev.stance != label.stance:
                 raise InputError(
-                    path, f"the same text is labelled '{prev.stance}' at line "
-                    f"{prev.line} and '{label.stance}' here", line=line)
+                    path,
+                    f"the same text is labelled '{prev.stance}' at line "
+                    f"{prev.line} and '{label.stance}' here",
+                    line=line,
+                )
             if prev is None:
                 seen[label.key] = label
                 labels.append(label)
@@ -77,7 +92,9 @@ def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
     return labels
 
 
-def label_files(paths: Iterable[str | Path] | None, default_dir: str | Path) -> list[Path]:
+def label_files(
+    paths: Iterable[str | Path] | None, default_dir: str | Path
+) -> list[Path]:
     """The label files to use: those given, or every CSV in the labels folder."""
     paths = list(paths or [])
     if not paths:
@@ -105,8 +122,11 @@ def load_labels(paths: Iterable[str | Path], allowed: Sequence[str]) -> list[Lab
             prev = merged.get(label.key)
             if prev is not None and prev.stance != label.stance:
                 raise InputError(
-                    label.file, f"the same text is labelled '{label.stance}' here and "
-                    f"'{prev.stance}' in {prev.file} line {prev.line}", line=label.line)
+                    label.file,
+                    f"the same text is labelled '{label.stance}' here and "
+                    f"'{prev.stance}' in {prev.file} line {prev.line}",
+                    line=label.line,
+                )
             merged.setdefault(label.key, label)
     return list(merged.values())
 
@@ -122,7 +142,9 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
-def write_label_rows(path: str | Path, rows: Iterable[dict], extra: Sequence[str] = ()) -> int:
+def write_label_rows(
+    path: str | Path, rows: Iterable[dict], extra: Sequence[str] = ()
+) -> int:
     columns = list(LABEL_COLUMNS) + [c for c in extra if c not in LABEL_COLUMNS]
     n = 0
     with atomic_open(path) as fh:
@@ -148,8 +170,9 @@ def append_label(path: str | Path, row: dict) -> None:
         with open(path, "a", encoding="utf-8", newline="") as fh:
             if not new and needs_newline:
                 fh.write("\n")
-            writer = csv.DictWriter(fh, fieldnames=list(LABEL_COLUMNS),
-                                    extrasaction="ignore")
+            writer = csv.DictWriter(
+                fh, fieldnames=list(LABEL_COLUMNS), extrasaction="ignore"
+            )
             if new:
                 writer.writeheader()
             writer.writerow({c: row.get(c, "") for c in LABEL_COLUMNS})

@@ -71,47 +71,74 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?(?:\s*[A-Z]{2,4})?"
 CHROME_RULES: list[tuple[str, re.Pattern]] = [
     (name, re.compile(pattern, re.I))
     for name, pattern in [
-        ("weather widget", r"^(?:•\s*)?(?:humidity|wind|sunrise|sunset|"
-         r"today in [\w .,'-]+|-?\d+\s*°\s*[cf]?)$"),
+        (
+            "weather widget",
+            r"^(?:•\s*)?(?:humidity|wind|sunrise|sunset|"
+            r"today in [\w .,'-]+|-?\d+\s*°\s*[cf]?)$",
+        ),
         ("date line", rf"^(?:{_TIME}\s*)?{_DATE}(?:[\s,-]+(?:{_DAY}|{_TIME}))*\.?$"),
         ("date line", rf"^(?:{_DAY},\s+)?{_DATE}\s*(?:at\s+)?{_TIME}?$"),
-        ("date line", r"^(?:edited\s+)?\d+\s+(?:second|minute|hour|day|week|month|year)s?"
-         r"\s+ago$"),
+        (
+            "date line",
+            r"^(?:edited\s+)?\d+\s+(?:second|minute|hour|day|week|month|year)s?"
+            r"\s+ago$",
+        ),
         ("dateline", r"^[\w ]{0,30}\bupdated:\s.*$"),
         ("time line", rf"^{_TIME}\s+\w{{2,4}}\s+\d{{1,2}}\s+{_MONTH}\s+\d{{4}}$"),
-        ("vote count", r"^[+-]?\d[\d,.]*\s*k?\s*(?:points?|upvotes?|votes?|likes?|"
-         r"reactions?|score)?(?:\s*\([^)]*\))?$"),
+        (
+            "vote count",
+            r"^[+-]?\d[\d,.]*\s*k?\s*(?:points?|upvotes?|votes?|likes?|"
+            r"reactions?|score)?(?:\s*\([^)]*\))?$",
+        ),
         ("vote count", r"^(?:upvotes?|downvotes?|votes?|points?|score hidden)$"),
         ("comment count", r"^\d[\d,.]*\s*k?\s+(?:comments?|replies)\b.*$"),
-        ("community stats", r"^\d[\d,.]*\s*k?\s+(?:readers|users here now|subscribers|"
-         r"members|online|members online)$"),
-        ("action link", r"^(?:reply|share|report|save|follow|hide|permalink|parent|"
-         r"context|quote|like|flag|link|source|embed|edit(?:-\d+)?|"
-         r"expand full comment|view all comments|view the rest of the comments|"
-         r"continue this thread|load more comments|show more replies|"
-         r"highlight story|click to expand\.*|sort by:?.*|reply\s*\|.*|"
-         r"you are viewing a single comment's thread|read more\.*)$"),
+        (
+            "community stats",
+            r"^\d[\d,.]*\s*k?\s+(?:readers|users here now|subscribers|"
+            r"members|online|members online)$",
+        ),
+        (
+            "action link",
+            r"^(?:reply|share|report|save|follow|hide|permalink|parent|"
+            r"context|quote|like|flag|link|source|embed|edit(?:-\d+)?|"
+            r"expand full comment|view all comments|view the rest of the comments|"
+            r"continue this thread|load more comments|show more replies|"
+            r"highlight story|click to expand\.*|sort by:?.*|reply\s*\|.*|"
+            r"you are viewing a single comment's thread|read more\.*)$",
+        ),
         ("action link", r"^\(excerpt\)\s*read more at .*$"),
         ("copyright", r"^(?:©|\(c\)\s|copyright\b|all rights reserved).*$"),
         ("disclaimer", r"^(?:disclaimer:|all materials posted herein).*$"),
-        ("site chrome", r"^(?:welcome to .*(?:log in|sign up|register).*|ad:\s.*|"
-         r"log in|sign up|register|moderators|founded \d+ \w+ ago|"
-         r"this post was submitted on .*|posted by$|"
-         r"welcome to .+!?|these are our rules:?)$"),
+        (
+            "site chrome",
+            r"^(?:welcome to .*(?:log in|sign up|register).*|ad:\s.*|"
+            r"log in|sign up|register|moderators|founded \d+ \w+ ago|"
+            r"this post was submitted on .*|posted by$|"
+            r"welcome to .+!?|these are our rules:?)$",
+        ),
         ("comment sort", r"^\d[\d,.]*\s*k?\s+comments? sorted by\b.*$"),
         ("image", r"^(?:\[img\]|\[image\]|\S+\.(?:jpe?g|png|gif|webp|svg))$"),
         ("bare link", r"^(?:<?https?://\S+>?|www\.\S+)$"),
         ("deleted", r"^\[(?:deleted|removed)\]$"),
-        ("forum profile field", r"^(?:joined|messages|reaction score|likes received|"
-         r"trophy points|location|gender|political leaning|posts|points|karma|"
-         r"member since|ratings?|country|thanks|trophies)\s*:?\s*[\d,.]*$"),
-        ("byline", r"^by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+in\s+[A-Z]\w+)?$"),
+        (
+            "forum profile field",
+            r"^(?:joined|messages|reaction score|likes received|"
+            r"trophy points|location|gender|political leaning|posts|points|karma|"
+            r"member since|ratings?|country|thanks|trophies)\s*:?\s*[\d,.]*$",
+        ),
+        (
+            "byline",
+            r"^by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+in\s+[A-Z]\w+)?$",
+        ),
         ("page title", r"^[^.!?]{3,120}\s\|\s[^.!?]{1,60}(?:\s\|\s[^.!?]{1,60})*$"),
         ("source label", r"^source:$"),
         ("lone punctuation", r"^[\s|\-–—_=*•·.…~#>]+$"),
         ("subreddit header", r"^r/\w+(?:\s+[\w ]{0,30})?\s+" + _DATE + r"$"),
-        ("mail header", r"^(?:subject|to|cc|reply-to|message-id|in-reply-to|"
-         r"references|sender|list-\w+):\s.*$"),
+        (
+            "mail header",
+            r"^(?:subject|to|cc|reply-to|message-id|in-reply-to|"
+            r"references|sender|list-\w+):\s.*$",
+        ),
     ]
 ]
 
@@ -119,24 +146,34 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
 HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
     (name, kind, re.compile(pattern, re.I))
     for name, kind, pattern in [
-        ("forum post header", "post",
-         r"^post by (?P<speaker>\S+) on (?P<ts>.+)$"),
-        ("forum post header", "post",
-         r"^posted on (?P<ts>.+?) by (?P<speaker>\S+)$"),
+        ("forum post header", "post", r"^post by (?P<speaker>\S+) on (?P<ts>.+)$"),
+        ("forum post header", "post", r"^posted on (?P<ts>.+?) by (?P<speaker>\S+)$"),
         ("forum post header", "post", r"^posted:\s+(?P<ts>.+)$"),
-        ("thread starter", "post",
-         r"^discussion in '[^']*' started by (?P<speaker>[^,]+),\s*(?P<ts>.+?)\.?$"),
-        ("mail header", "message",
-         r"^date:\s+(?P<ts>.+?)\s+from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?"
-         r"(?:\s+subject:.*)?$"),
+        (
+            "thread starter",
+            "post",
+            r"^discussion in '[^']*' started by (?P<speaker>[^,]+),\s*(?P<ts>.+?)\.?$",
+        ),
+        (
+            "mail header",
+            "message",
+            r"^date:\s+(?P<ts>.+?)\s+from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?"
+            r"(?:\s+subject:.*)?$",
+        ),
         ("mail header", "message", r"^from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?$"),
         ("mail header", "message", r"^date:\s+(?P<ts>.+)$"),
-        ("reddit header", "comment",
-         r"^(?:r/\w+\s*•\s*)?u/(?P<speaker>\[deleted\]|[\w-]+)"
-         r"(?:\s*•)?(?:\s+(?P<flair>[^•]*?))?(?:\s*•)?\s*(?P<ts>" + _DATE + r")?"
-         r"(?:\s+edited.*)?$"),
-        ("lemmy header", "comment",
-         r"^•\s*@?(?P<speaker>[\w.-]+(?:@[\w.-]+)?)(?:\s*\[[^\]]*\])?$"),
+        (
+            "reddit header",
+            "comment",
+            r"^(?:r/\w+\s*•\s*)?u/(?P<speaker>\[deleted\]|[\w-]+)"
+            r"(?:\s*•)?(?:\s+(?P<flair>[^•]*?))?(?:\s*•)?\s*(?P<ts>" + _DATE + r")?"
+            r"(?:\s+edited.*)?$",
+        ),
+        (
+            "lemmy header",
+            "comment",
+            r"^•\s*@?(?P<speaker>[\w.-]+(?:@[\w.-]+)?)(?:\s*\[[^\]]*\])?$",
+        ),
         ("blog comment header", "comment", r"^(?P<speaker>[\w .-]{1,40}) said\.\.\.$"),
         ("post author line", "post", r"^by (?P<speaker>[\w.-]+)$"),
     ]
@@ -148,13 +185,25 @@ QUOTE_START = [
     ("forum quote", re.compile(r"^(?P<by>.{1,60}?) (?:wrote|said):$", re.I)),
 ]
 HEADING = re.compile(r"^(=={1,4})\s*(?P<title>.+?)\s*\1$")
-NUMBERED = re.compile(r"^(?P<indent>\s*)(?:#(?P<n1>\d{1,5})|(?P<n2>\d{1,4})\.)(?:\s+|$)"
-                      r"(?P<rest>.*)$")
+NUMBERED = re.compile(
+    r"^(?P<indent>\s*)(?:#(?P<n1>\d{1,5})|(?P<n2>\d{1,4})\.)(?:\s+|$)"
+    r"(?P<rest>.*)$"
+)
 REFERENCE_SECTIONS = {
-    "see also", "references", "reviews", "external links", "further reading",
-    "notes", "bibliography", "sources", "literature", "footnotes",
+    "see also",
+    "references",
+    "reviews",
+    "external links",
+    "further reading",
+    "notes",
+    "bibliography",
+    "sources",
+    "literature",
+    "footnotes",
 }
-SIDEBAR_START = re.compile(r"^(?:these are our rules:?|community rules:?|rules:)$", re.I)
+SIDEBAR_START = re.compile(
+    r"^(?:these are our rules:?|community rules:?|rules:)$", re.I
+)
 SIDEBAR_END = re.compile(r"^(?:founded \d+ \w+ ago|moderators|created by.*)$", re.I)
 TERMINAL = tuple(".!?:;…\"”’')»]")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
@@ -237,17 +286,22 @@ class _PageParser:
             if unit.quotes and self.turns:
                 last = self.turns[-1]
                 self.turns[-1] = last.with_meta(
-                    quotes=last.meta["quotes"] + [q for _, q in unit.quotes])
+                    quotes=last.meta["quotes"] + [q for _, q in unit.quotes]
+                )
             return
         if unit.grouped:
             self._emit(unit, paragraphs, [q for _, q in unit.quotes])
         else:
             # A quote belongs to the paragraph after it (the reply), else the last.
             starts = [para[0][0] for para in paragraphs]
-            owner = [next((i for i, s in enumerate(starts) if s > line), len(starts) - 1)
-                     for line, _ in unit.quotes]
+            owner = [
+                next((i for i, s in enumerate(starts) if s > line), len(starts) - 1)
+                for line, _ in unit.quotes
+            ]
             for i, para in enumerate(paragraphs):
-                mine = [q for (_, q), o in zip(unit.quotes, owner, strict=True) if o == i]
+                mine = [
+                    q for (_, q), o in zip(unit.quotes, owner, strict=True) if o == i
+                ]
                 self._emit(unit, [para], mine)
 
     def _emit(self, unit: _Unit, paragraphs, quotes) -> None:
@@ -294,8 +348,11 @@ class _PageParser:
         q, self.quote = self.quote, None
         if not q or not q["lines"]:
             return
-        record = {"text": _join_paragraph(q["lines"]), "by": q.get("by"),
-                  "line": q["line"]}
+        record = {
+            "text": _join_paragraph(q["lines"]),
+            "by": q.get("by"),
+            "line": q["line"],
+        }
         unit = self.unit or self.free_unit(q["line"])
         unit.quotes.append((q["line"], record))
 
@@ -378,19 +435,32 @@ class _PageParser:
                     speaker = who.group(1) if who else None
                     if speaker and speaker.lower() == "you":
                         speaker = None
-                    self.open_unit("message", lineno, speaker=speaker,
-                                   meta={"quoted_message": True})
+                    self.open_unit(
+                        "message",
+                        lineno,
+                        speaker=speaker,
+                        meta={"quoted_message": True},
+                    )
                     return
                 self.drop(lineno, line, "quote header")
                 self._close_quote()
-                by = (qm.groupdict().get("by") or None)
-                self.quote = {"lines": [], "line": lineno, "by": by,
-                              "until_blank": True}
+                by = qm.groupdict().get("by") or None
+                self.quote = {
+                    "lines": [],
+                    "line": lineno,
+                    "by": by,
+                    "until_blank": True,
+                }
                 return
 
         chrome = classify_chrome(line)
-        if chrome == "byline" and self.unit is not None and self.unit.kind == "post" \
-                and self.unit.speaker is None and not any(self.unit.paragraphs):
+        if (
+            chrome == "byline"
+            and self.unit is not None
+            and self.unit.kind == "post"
+            and self.unit.speaker is None
+            and not any(self.unit.paragraphs)
+        ):
             self.unit.speaker = line[3:].strip()
             self.drop(lineno, line, "post author line → speaker")
             return
@@ -405,21 +475,27 @@ class _PageParser:
             return
 
         header = _match_header(line)
-        if header is not None and not (header[0] == "post author line" and self.unit
-                                       and any(self.unit.paragraphs)):
+        if header is not None and not (
+            header[0] == "post author line" and self.unit and any(self.unit.paragraphs)
+        ):
             name, kind, groups = header
             speaker = (groups.get("speaker") or "").strip() or None
             ts = (groups.get("ts") or "").strip() or None
-            if name == "mail header" and self.unit is not None and \
-                    self.unit.kind == "message" and not any(self.unit.paragraphs):
+            if (
+                name == "mail header"
+                and self.unit is not None
+                and self.unit.kind == "message"
+                and not any(self.unit.paragraphs)
+            ):
                 self.unit.speaker = self.unit.speaker or speaker
                 self.unit.timestamp = self.unit.timestamp or ts
             elif name == "thread starter":
                 self.pending_speaker = speaker
                 self.close_unit()
             else:
-                self.open_unit(kind, lineno, speaker=speaker or self.pending_speaker,
-                               timestamp=ts)
+                self.open_unit(
+                    kind, lineno, speaker=speaker or self.pending_speaker, timestamp=ts
+                )
                 self.pending_speaker = None
             self.drop(lineno, line, f"{name} → speaker/timestamp")
             return
@@ -502,8 +578,9 @@ def _wrapped_runs(lines: list[str]) -> list[bool]:
     return out
 
 
-def parse_page_text(text: str, path: str = "<text>", conversation_id: str | None = None
-                    ) -> tuple[list[Turn], list[Dropped]]:
+def parse_page_text(
+    text: str, path: str = "<text>", conversation_id: str | None = None
+) -> tuple[list[Turn], list[Dropped]]:
     """Split one raw page into turns; return (turns, dropped lines)."""
     conv = conversation_id or Path(path).stem or "page"
     return _PageParser(path, text, conv).parse()
@@ -517,7 +594,9 @@ CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "tex
 def parse_csv_text(text: str, path: str) -> list[Turn]:
     stem = Path(path).stem
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "text" not in [f.strip() for f in reader.fieldnames]:
+    if reader.fieldnames is None or "text" not in [
+        f.strip() for f in reader.fieldnames
+    ]:
         raise InputError(path, "CSV has no 'text' column")
     turns = []
     try:
@@ -527,16 +606,21 @@ def parse_csv_text(text: str, path: str) -> list[Turn]:
             if not body:
                 continue
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
-            turns.append(Turn(
-                id=turn_id,
-                speaker=row.get("speaker") or None,
-                conversation_id=row.get("conversation_id") or stem,
-                reply_to=row.get("reply_to") or None,
-                timestamp=row.get("timestamp") or None,
-                text=body,
-                meta={"kind": "comment", "sources": [{"file": path, "line": row_no}],
-                      "quotes": []},
-            ))
+            turns.append(
+                Turn(
+                    id=turn_id,
+                    speaker=row.get("speaker") or None,
+                    conversation_id=row.get("conversation_id") or stem,
+                    reply_to=row.get("reply_to") or None,
+                    timestamp=row.get("timestamp") or None,
+                    text=body,
+                    meta={
+                        "kind": "comment",
+                        "sources": [{"file": path, "line": row_no}],
+                        "quotes": [],
+                    },
+                )
+            )
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
     if not turns:
@@ -573,8 +657,10 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                 out.append(p / "utterances.jsonl")
                 continue
             files = sorted(
-                f for f in p.iterdir()
-                if f.is_file() and not f.name.startswith(".")
+                f
+                for f in p.iterdir()
+                if f.is_file()
+                and not f.name.startswith(".")
                 and not SKIPPED_NAMES.match(f.name)
             )
             if not files:
@@ -619,8 +705,13 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
             if conv in seen_conv:  # same file name in two folders
                 seen_conv[conv] += 1
                 new = f"{conv}~{seen_conv[conv]}"
-                page = Page(page.path, page.encoding, False, tuple(
-                    _reconv(t, new) for t in page.turns), page.dropped)
+                page = Page(
+                    page.path,
+                    page.encoding,
+                    False,
+                    tuple(_reconv(t, new) for t in page.turns),
+                    page.dropped,
+                )
             else:
                 seen_conv[conv] = 1
         pages.append(page)
@@ -644,8 +735,9 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
 def _reconv(turn: Turn, conv: str) -> Turn:
     from dataclasses import replace
 
-    return replace(turn, id=conv + turn.id[len(turn.conversation_id):],
-                   conversation_id=conv)
+    return replace(
+        turn, id=conv + turn.id[len(turn.conversation_id) :], conversation_id=conv
+    )
 
 
 # --------------------------------------------------- quotes of earlier turns
@@ -666,7 +758,7 @@ def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
     for i, n in enumerate(norms):
         words = n.split()
         for k in range(0, max(1, len(words) - 3)):
-            key = tuple(words[k:k + 4])
+            key = tuple(words[k : k + 4])
             bucket = index.setdefault(key, [])
             if len(bucket) < 16 and (not bucket or bucket[-1] != i):
                 bucket.append(i)
@@ -676,8 +768,12 @@ def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
         if len(words) < MIN_QUOTE_WORDS:
             continue
         for j in index.get(tuple(words[:4]), ()):
-            if j < i and len(norms[j]) > len(n) * 1.25 and n in norms[j] \
-                    and j not in quote_of:
+            if (
+                j < i
+                and len(norms[j]) > len(n) * 1.25
+                and n in norms[j]
+                and j not in quote_of
+            ):
                 quote_of[i] = j
                 break
     if not quote_of:
@@ -697,10 +793,14 @@ def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
         else:
             continue
         src = turns[i].meta.get("sources", [{}])[0]
-        attach.setdefault(target, []).append({
-            "text": turns[i].text, "source": turns[j].id, "by": None,
-            "line": src.get("line"),
-        })
+        attach.setdefault(target, []).append(
+            {
+                "text": turns[i].text,
+                "source": turns[j].id,
+                "by": None,
+                "line": src.get("line"),
+            }
+        )
         out[i] = None
     for target, quotes in attach.items():
         t = out[target]

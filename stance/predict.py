@@ -38,7 +38,8 @@ def default_model_dir(schema=None) -> Path:
     raise ModelError(
         "no trained model found (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "); run `stance train` or pass --model")
+        + "); run `stance train` or pass --model"
+    )
 
 
 def load_model(path: Path | None, schema=None, embedder=None):
@@ -47,12 +48,15 @@ def load_model(path: Path | None, schema=None, embedder=None):
     model = StanceClassifier.load(path or default_model_dir(schema), embedder=embedder)
     if schema is not None:
         trained = model.config_.get("schema", {})
-        if trained and (trained.get("name") != schema.name
-                        or list(trained.get("labels", [])) != list(schema.names)):
+        if trained and (
+            trained.get("name") != schema.name
+            or list(trained.get("labels", [])) != list(schema.names)
+        ):
             raise ModelError(
                 f"model was trained under schema '{trained.get('name')}' "
                 f"({', '.join(trained.get('labels', []))}) but the current schema is "
-                f"'{schema.name}' ({', '.join(schema.names)})")
+                f"'{schema.name}' ({', '.join(schema.names)})"
+            )
     return model
 
 
@@ -76,11 +80,13 @@ def iter_structured(path: Path) -> Iterator[Turn]:
                         record = json.loads(line)
                         turn = _Turn.from_dict(record)
                     except json.JSONDecodeError as exc:
-                        raise InputError(path, f"malformed JSON ({exc.msg})",
-                                         line=lineno) from None
+                        raise InputError(
+                            path, f"malformed JSON ({exc.msg})", line=lineno
+                        ) from None
                     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                        raise InputError(path, f"not an utterance: {exc}",
-                                         line=lineno) from None
+                        raise InputError(
+                            path, f"not an utterance: {exc}", line=lineno
+                        ) from None
                     n += 1
                     yield turn
                 if n == 0:
@@ -98,7 +104,9 @@ def iter_structured(path: Path) -> Iterator[Turn]:
                 if len(chunk) > 1:
                     yield from parse_csv_text("".join(chunk), str(path))
         except UnicodeDecodeError:
-            raise InputError(path, "not UTF-8; convert it or pass it as a page") from None
+            raise InputError(
+                path, "not UTF-8; convert it or pass it as a page"
+            ) from None
 
 
 def iter_turns(paths: Iterable[Path]) -> tuple[Iterator[Turn], dict]:
@@ -115,6 +123,7 @@ def iter_turns(paths: Iterable[Path]) -> tuple[Iterator[Turn], dict]:
             yield from result.turns
         for f in structured:
             yield from iter_structured(f)
+
     return gen(), info
 
 
@@ -123,7 +132,8 @@ def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[d
     classes = [str(c) for c in model.classes_]
     buf: list[Turn] = []
     model_name = model.config_.get("name") or model.config_.get("training", {}).get(
-        "method", "model")
+        "method", "model"
+    )
 
     def flush():
         probs = model.predict_proba([t.text for t in buf])
@@ -132,9 +142,12 @@ def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[d
             row = t.to_dict()
             row["stance"] = classes[k]
             row["confidence"] = round(float(p[k]), 4)
-            row["scores"] = {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}
+            row["scores"] = {
+                c: round(float(v), 4) for c, v in zip(classes, p, strict=True)
+            }
             row["model"] = model_name
             yield row
+
     for t in turns:
         buf.append(t)
         if len(buf) >= batch:
@@ -200,6 +213,7 @@ def _write_parquet(path: Path, rows: Iterable[dict]) -> int:
             if writer is None:
                 writer = pq.ParquetWriter(fh, table.schema)
             writer.write_table(table.cast(writer.schema))
+
         for row in rows:
             chunk.append(row)
             n += 1

@@ -59,12 +59,14 @@ def read_schema(path: str | Path) -> Schema:
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not str(item.get("name", "")).strip():
             raise InputError(path, f"label {i + 1} has no name")
-        specs.append(LabelSpec(
-            name=str(item["name"]).strip(),
-            description=str(item.get("description", "")).strip(),
-            examples=tuple(str(x) for x in item.get("examples", [])),
-            color=str(item.get("color") or DEFAULT_COLORS[i % len(DEFAULT_COLORS)]),
-        ))
+        specs.append(
+            LabelSpec(
+                name=str(item["name"]).strip(),
+                description=str(item.get("description", "")).strip(),
+                examples=tuple(str(x) for x in item.get("examples", [])),
+                color=str(item.get("color") or DEFAULT_COLORS[i % len(DEFAULT_COLORS)]),
+            )
+        )
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InputError(path, "label names repeat")
@@ -72,9 +74,13 @@ def read_schema(path: str | Path) -> Schema:
     unknown = [s for s in sides if s not in names]
     if unknown:
         raise InputError(path, f"sides name unknown labels: {', '.join(unknown)}")
-    return Schema(name=str(data.get("name") or path.parent.name),
-                  target=str(data.get("target", "")).strip(), labels=tuple(specs),
-                  sides=sides, path=str(path))
+    return Schema(
+        name=str(data.get("name") or path.parent.name),
+        target=str(data.get("target", "")).strip(),
+        labels=tuple(specs),
+        sides=sides,
+        path=str(path),
+    )
 
 
 def find_schema(explicit: str | Path | None = None) -> Schema:
@@ -87,8 +93,10 @@ def find_schema(explicit: str | Path | None = None) -> Schema:
     for candidate in (Path(SCHEMA_FILE), Path("labels") / SCHEMA_FILE):
         if candidate.is_file():
             return read_schema(candidate)
-    raise InputError(Path("labels") / SCHEMA_FILE,
-                     "no schema found (run inside a debate folder, or pass --schema)")
+    raise InputError(
+        Path("labels") / SCHEMA_FILE,
+        "no schema found (run inside a debate folder, or pass --schema)",
+    )
 
 
 def project_root(schema: Schema) -> Path:

@@ -10,15 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from .classify import StanceClassifier, StanceHead
+from .errors import InputError
 from .evaluate import (
     cross_validate,
     grouped_folds,
-    head_method,
     majority_method,
     metrics,
     tfidf_method,
 )
-from .errors import InputError
 from .labels import Label, load_labels
 from .schema import Schema
 
@@ -51,25 +50,35 @@ def nested_head_method(X, y, groups, sides):
     def run(train, test):
         C = choose_C(X[train], y[train], groups[train], sides)
         return StanceHead(C=C, calibrate=False).fit(X[train], y[train]).predict(X[test])
+
     return run
 
 
 def _groups(labels: list[Label]) -> np.ndarray:
-    return np.array([lab.conversation_id or Path(lab.source or lab.file).name
-                     for lab in labels])
+    return np.array(
+        [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
+    )
 
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def train(label_paths: list[Path], schema: Schema, output: Path | None,
-          backend: str = "onnx", embedder=None, previous: Path | None = None) -> dict:
+def train(
+    label_paths: list[Path],
+    schema: Schema,
+    output: Path | None,
+    backend: str = "onnx",
+    embedder=None,
+    previous: Path | None = None,
+) -> dict:
     """Cross-validate, then fit on all labels and save; return the report dict."""
     labels = load_labels(label_paths, schema.names)
     if len(labels) < 10:
-        raise InputError(label_paths[0] if label_paths else "labels",
-                         f"only {len(labels)} labels; need at least 10 to train")
+        raise InputError(
+            label_paths[0] if label_paths else "labels",
+            f"only {len(labels)} labels; need at least 10 to train",
+        )
     texts = [lab.text for lab in labels]
     y = np.array([lab.stance for lab in labels])
     groups = _groups(labels)
@@ -85,7 +94,10 @@ def train(label_paths: list[Path], schema: Schema, output: Path | None,
             "tfidf+logreg": tfidf_method(texts, y),
             "majority": majority_method(y),
         },
-        y, groups, classes, schema.sides,
+        y,
+        groups,
+        classes,
+        schema.sides,
     )
     cv_s = time.perf_counter() - t0
     C = choose_C(X, y, groups, schema.sides)
@@ -100,22 +112,36 @@ def train(label_paths: list[Path], schema: Schema, output: Path | None,
         "n_conversations": int(len(set(groups))),
         "label_counts": counts,
         "C": C,
-        "cv": {k: {m: v for m, v in r.items() if m != "oof_pred"} for k, r in cv.items()},
-        "oof": {"texts": texts, "y": y.tolist(), "groups": groups.tolist(),
-                "pred": cv[METHOD]["oof_pred"],
-                "files": [lab.file for lab in labels],
-                "lines": [lab.line for lab in labels]},
+        "cv": {
+            k: {m: v for m, v in r.items() if m != "oof_pred"} for k, r in cv.items()
+        },
+        "oof": {
+            "texts": texts,
+            "y": y.tolist(),
+            "groups": groups.tolist(),
+            "pred": cv[METHOD]["oof_pred"],
+            "files": [lab.file for lab in labels],
+            "lines": [lab.line for lab in labels],
+        },
         "timing_s": {"embed": round(embed_s, 2), "cv": round(cv_s, 2)},
     }
     if previous is not None:
         report["previous"] = _previous_metrics(previous)
     if output is not None:
         extra = {
-            "schema": {"name": schema.name, "labels": list(schema.names),
-                       "sides": list(schema.sides)},
-            "training": {"method": METHOD, "C": C, "C_grid": list(C_GRID),
-                         "cv": f"GroupKFold({min(5, len(set(groups)))}) by conversation",
-                         "n_labels": len(labels), "label_counts": counts},
+            "schema": {
+                "name": schema.name,
+                "labels": list(schema.names),
+                "sides": list(schema.sides),
+            },
+            "training": {
+                "method": METHOD,
+                "C": C,
+                "C_grid": list(C_GRID),
+                "cv": f"GroupKFold({min(5, len(set(groups)))}) by conversation",
+                "n_labels": len(labels),
+                "label_counts": counts,
+            },
             "label_files": {str(p): file_sha256(p) for p in label_paths},
             "metrics": report["cv"],
         }
@@ -164,11 +190,16 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
 
 def metrics_table(cv: dict, schema: Schema) -> str:
     names = list(schema.names)
-    head = "| method | macro-F1 | F_avg | " + " | ".join(f"F1 {n}" for n in names) + " |"
+    head = (
+        "| method | macro-F1 | F_avg | " + " | ".join(f"F1 {n}" for n in names) + " |"
+    )
     sep = "|---" * (3 + len(names)) + "|"
     rows = [head, sep]
     for method, m in cv.items():
         per = [f"{m['per_class'].get(n, {}).get('f1', 0):.3f}" for n in names]
-        rows.append(f"| {method} | {m['macro_f1']:.3f} | {m['f_avg']:.3f} | "
-                    + " | ".join(per) + " |")
+        rows.append(
+            f"| {method} | {m['macro_f1']:.3f} | {m['f_avg']:.3f} | "
+            + " | ".join(per)
+            + " |"
+        )
     return "\n".join(rows)

@@ -22,7 +22,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 def shared_thread_files():
     return sorted(
-        p for p in THREADS.iterdir()
+        p
+        for p in THREADS.iterdir()
         if p.suffix == ".txt" and not p.name.startswith(("ga_", "gb_"))
     )
 
@@ -31,8 +32,13 @@ def run_cli(*args, cwd=None, input=None, env=None):
     """Run the real CLI in a subprocess; return CompletedProcess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [*STANCE, *map(str, args)], cwd=cwd or ROOT, input=input, text=True,
-        capture_output=True, env=full_env, timeout=600,
+        [*STANCE, *map(str, args)],
+        cwd=cwd or ROOT,
+        input=input,
+        text=True,
+        capture_output=True,
+        env=full_env,
+        timeout=600,
     )
 
 

@@ -3,7 +3,12 @@ import pickle
 import numpy as np
 import pytest
 
-from stance.classify import NotFittedError, StanceClassifier, StanceHead, fit_temperature
+from stance.classify import (
+    NotFittedError,
+    StanceClassifier,
+    StanceHead,
+    fit_temperature,
+)
 from stance.errors import ModelError
 
 
@@ -20,8 +25,17 @@ class FakeEmbedder:
         return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-9, None)
 
 
-TEXTS = ["aaaa bbb", "aaab bb", "abab aaa", "zzzz yyy", "zzzy yy", "zyzy zzz",
-         "mmmm nnn", "mmmn nn", "mnmn mmm"] * 3
+TEXTS = [
+    "aaaa bbb",
+    "aaab bb",
+    "abab aaa",
+    "zzzz yyy",
+    "zzzy yy",
+    "zyzy zzz",
+    "mmmm nnn",
+    "mmmn nn",
+    "mnmn mmm",
+] * 3
 Y = ["favor"] * 3 + ["against"] * 3 + ["none"] * 3
 Y = Y * 3
 GROUPS = [f"g{i % 5}" for i in range(len(TEXTS))]
@@ -63,8 +77,9 @@ def test_temperature_fits_overconfident_logits():
 def test_save_load_round_trip_identical_probabilities(tmp_path):
     model = fitted()
     model.save(tmp_path / "m")
-    back = StanceClassifier.load(tmp_path / "m", embedder=FakeEmbedder(),
-                                 check_encoder=False)
+    back = StanceClassifier.load(
+        tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
+    )
     assert np.array_equal(back.predict_proba(TEXTS), model.predict_proba(TEXTS))
     assert list(back.classes_) == list(model.classes_)
 
@@ -93,8 +108,12 @@ def test_pickled_object_array_refused_even_with_matching_hash(tmp_path):
 
     fitted().save(tmp_path / "m")
     head = tmp_path / "m" / "head.npz"
-    np.savez(head, coef=np.array([object()], dtype=object),
-             intercept=np.zeros(3), temperature=np.ones(1))
+    np.savez(
+        head,
+        coef=np.array([object()], dtype=object),
+        intercept=np.zeros(3),
+        temperature=np.ones(1),
+    )
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["files"]["head.npz"] = hashlib.sha256(head.read_bytes()).hexdigest()
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))

@@ -7,13 +7,24 @@ from stance.thread import Turn
 
 
 def mk(texts, conv="c"):
-    return [Turn(f"{conv}:{i}", None, conv, None, None, t,
-                 {"kind": "comment", "sources": [{"file": "f", "line": i}], "quotes": []})
-            for i, t in enumerate(texts)]
+    return [
+        Turn(
+            f"{conv}:{i}",
+            None,
+            conv,
+            None,
+            None,
+            t,
+            {"kind": "comment", "sources": [{"file": "f", "line": i}], "quotes": []},
+        )
+        for i, t in enumerate(texts)
+    ]
 
 
-BASE = ("But Admiral Sir Reginald Drax, who led the British delegation, told his Soviet "
-        "counterparts that he authorised only to talk, not to make deals.")
+BASE = (
+    "But Admiral Sir Reginald Drax, who led the British delegation, told his Soviet "
+    "counterparts that he authorised only to talk, not to make deals."
+)
 
 
 def test_near_duplicate_edit_merges():
@@ -40,8 +51,11 @@ def test_sources_of_merged_copies_are_kept():
     assert [s["line"] for s in turns[0].meta["sources"]] == [0, 2]
 
 
-sentences = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "Zs", "P"]),
-                    min_size=1, max_size=80)
+sentences = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["L", "Zs", "P"]),
+    min_size=1,
+    max_size=80,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,4 +69,6 @@ def test_dedup_idempotent_and_lossless(texts):
     kept = {normalize_text(t.text) for t in once}
     for t in texts:  # no distinct text is lost: each is kept or near a kept one
         n = normalize_text(t)
-        assert n in kept or find_duplicates([*[x.text for x in once], t])[-1] != len(once)
+        assert n in kept or find_duplicates([*[x.text for x in once], t])[-1] != len(
+            once
+        )

@@ -29,7 +29,9 @@ def test_empty_text_is_an_error(tmp_path):
 
 
 def test_conflict_names_both_lines(tmp_path):
-    p = write(tmp_path, "a.csv", "The pact was fine,favor\nthe pact  was fine,against\n")
+    p = write(
+        tmp_path, "a.csv", "The pact was fine,favor\nthe pact  was fine,against\n"
+    )
     with pytest.raises(InputError, match=r"line 3: .*'favor' at line 2 and 'against'"):
         read_labels(p, NAMES)
 
@@ -45,7 +47,9 @@ def test_join_by_normalised_text():
     turns = [Turn("t1", None, "c", None, None, "It wasn’t  just a pact!", {})]
     from stance.labels import Label
 
-    joined = join_labels(turns, [Label(text="it wasn't just a pact!", stance="against")])
+    joined = join_labels(
+        turns, [Label(text="it wasn't just a pact!", stance="against")]
+    )
     assert joined == {"t1": "against"}
 
 

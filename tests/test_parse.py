@@ -12,7 +12,13 @@ def texts(result):
 
 def test_no_chrome_in_seed_turns(seed_result):
     for t in seed_result.turns:
-        for bad in ("Humidity", "Today in New Delhi", "Copyright", "Updated:", "5:16PM"):
+        for bad in (
+            "Humidity",
+            "Today in New Delhi",
+            "Copyright",
+            "Updated:",
+            "5:16PM",
+        ):
             assert bad not in t.text, (bad, t.id)
 
 
@@ -20,8 +26,9 @@ def test_seed_003_every_comment_line_in_exactly_one_turn(seed_result):
     lines = (SEEDS / "003_751fd9e7d8997e74.txt").read_text().split("\n")
     comments = [x.strip() for x in lines[10:52] if x.strip()]
     norm_turns = [normalize_text(t.text) for t in seed_result.turns]
-    quotes = [normalize_text(q["text"]) for t in seed_result.turns
-              for q in t.meta["quotes"]]
+    quotes = [
+        normalize_text(q["text"]) for t in seed_result.turns for q in t.meta["quotes"]
+    ]
     for line in comments:
         n = normalize_text(line)
         hits = sum(n == t for t in norm_turns)
@@ -49,7 +56,9 @@ def test_quote_of_article_is_a_quote_not_a_turn(seed_result):
 
 
 def test_telegraph_paragraphs_are_one_turn_with_all_sources(seed_result):
-    t = next(t for t in seed_result.turns if t.text.startswith("Papers which were kept"))
+    t = next(
+        t for t in seed_result.turns if t.text.startswith("Papers which were kept")
+    )
     files = {s["file"].rsplit("/", 1)[-1][:3] for s in t.meta["sources"]}
     assert files == {"001", "002", "003"}
     drax = [t for t in seed_result.turns if "Admiral Sir Reginald Drax, who" in t.text]
@@ -68,8 +77,13 @@ def test_seed_001_numbered_comments():
 def test_seed_004_headings_are_sections_not_turns():
     page = read_page(SEEDS / "004_6b0cf10ad5efa09b.txt")
     assert not any("==" in t.text for t in page.turns)
-    assert {t.meta.get("section") for t in page.turns} >= {"New phase", "Reception in the West"}
-    assert not any(t.meta.get("section") in ("See also", "References") for t in page.turns)
+    assert {t.meta.get("section") for t in page.turns} >= {
+        "New phase",
+        "Reception in the West",
+    }
+    assert not any(
+        t.meta.get("section") in ("See also", "References") for t in page.turns
+    )
 
 
 @pytest.mark.parametrize("path", shared_thread_files(), ids=lambda p: p.name)
@@ -82,8 +96,9 @@ def test_every_shared_thread_parses(path):
 
 
 def test_cross_posted_opening_posts_merge():
-    files = [p for p in shared_thread_files()
-             if p.name.startswith(("alternate", "ww2f_"))]
+    files = [
+        p for p in shared_thread_files() if p.name.startswith(("alternate", "ww2f_"))
+    ]
     result = parse_paths(files)
     opening = [t for t in result.turns if t.text.startswith("How would the world look")]
     assert len(opening) == 1
@@ -106,8 +121,10 @@ Share
 def test_numbered_forum_posts_and_chrome():
     turns, dropped = parse_page_text(FORUM, "forum.txt")
     assert [t.speaker for t in turns][:1] == ["flamingo"]
-    assert turns[1].text == ("Russia can FCUK off.\n\nThey were as much a part of the "
-                             "start of the war, due to their pacts.")
+    assert turns[1].text == (
+        "Russia can FCUK off.\n\nThey were as much a part of the "
+        "start of the war, due to their pacts."
+    )
     rules = {d.text: d.rule for d in dropped}
     assert rules["Reply"] == "action link" and rules["12 points"] == "vote count"
 
@@ -128,8 +145,9 @@ def test_prefixed_and_forum_quotes_leave_the_text():
     assert turns[0].text.startswith("Nonsense.")
     assert "no choice" in turns[0].meta["quotes"][0]["text"]
     assert all("masterstroke of Soviet" not in t.text for t in turns)
-    assert any("masterstroke of Soviet" in q["text"] for t in turns
-               for q in t.meta["quotes"])
+    assert any(
+        "masterstroke of Soviet" in q["text"] for t in turns for q in t.meta["quotes"]
+    )
 
 
 MAIL = """Date: Thu, 10 Feb 2000 22:50:22 +0200 From: jeffrey sommers <js at x.lv>
@@ -162,9 +180,15 @@ def test_accounting_every_line_somewhere():
                 continue
             core = s.lstrip("> ").strip()
             import re
+
             core = re.sub(r"^(?:#\d+|\d+\.)\s*", "", core) or s
-            ok = (core in dropped or s in dropped or " ".join(core.split()) in body
-                  or " ".join(core.split()) in quotes or not core)
+            ok = (
+                core in dropped
+                or s in dropped
+                or " ".join(core.split()) in body
+                or " ".join(core.split()) in quotes
+                or not core
+            )
             assert ok, (path.name, s[:80])
 
 
@@ -181,8 +205,10 @@ def test_empty_and_binary_files_are_input_errors(tmp_path):
 
 @pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-16"])
 def test_legacy_encodings_decode(tmp_path, encoding):
-    text = ("The pact was “justified”, said the café owner — naïvely perhaps, "
-            "but he believed the West had refused every Soviet offer.\n")
+    text = (
+        "The pact was “justified”, said the café owner — naïvely perhaps, "
+        "but he believed the West had refused every Soviet offer.\n"
+    )
     if encoding == "latin-1":
         text = text.replace("“", '"').replace("”", '"').replace("—", "-")
     p = tmp_path / "page.txt"

@@ -8,13 +8,26 @@ from stance.errors import InputError
 from stance.thread import Turn, check_integrity, read_turns, write_turns
 
 opt = st.none() | st.text(max_size=20)
-turns_st = st.lists(st.builds(
-    Turn, id=st.text(min_size=1, max_size=12), speaker=opt,
-    conversation_id=st.text(min_size=1, max_size=8), reply_to=opt, timestamp=opt,
-    text=st.text(min_size=1, max_size=200),
-    meta=st.fixed_dictionaries({"kind": st.sampled_from(["comment", "post"]),
-                                "sources": st.just([]), "quotes": st.just([])}),
-), min_size=1, max_size=20)
+turns_st = st.lists(
+    st.builds(
+        Turn,
+        id=st.text(min_size=1, max_size=12),
+        speaker=opt,
+        conversation_id=st.text(min_size=1, max_size=8),
+        reply_to=opt,
+        timestamp=opt,
+        text=st.text(min_size=1, max_size=200),
+        meta=st.fixed_dictionaries(
+            {
+                "kind": st.sampled_from(["comment", "post"]),
+                "sources": st.just([]),
+                "quotes": st.just([]),
+            }
+        ),
+    ),
+    min_size=1,
+    max_size=20,
+)
 
 
 @settings(max_examples=50, deadline=None)
@@ -35,8 +48,10 @@ def test_integrity_problems():
     assert "duplicate id 'a'" in check_integrity([t("a"), t("a")])
     assert any("missing" in p for p in check_integrity([t("a", "zz")]))
     assert any("cycle" in p for p in check_integrity([t("a", "b"), t("b", "a")]))
-    assert any("another conversation" in p
-               for p in check_integrity([t("a"), t("b", "a", conv="d")]))
+    assert any(
+        "another conversation" in p
+        for p in check_integrity([t("a"), t("b", "a", conv="d")])
+    )
 
 
 def test_malformed_line_names_file_and_line(tmp_path):

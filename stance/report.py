@@ -1,0 +1,323 @@
+"""Labelled turns + chains → report data → Markdown / self-contained HTML."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .chains import build_chains, describe_chain
+from .schema import Schema
+from .thread import Turn
+
+UNCERTAIN_BELOW = 0.5
+TOP_CHAINS = 12
+KEY_ARGUMENTS = 3
+TO_LABEL_NEXT = 15
+
+
+def _page(row: dict) -> str:
+    src = (row.get("meta", {}).get("sources") or [{}])[0].get("file", "")
+    return Path(src).name or row["conversation_id"]
+
+
+def distribution(rows: Sequence[dict], names: Sequence[str], key) -> list[dict]:
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    out = []
+    for g, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        c = Counter(r["stance"] for r in rs)
+        out.append(
+            {
+                "group": g,
+                "n": len(rs),
+                "counts": {n: c.get(n, 0) for n in names},
+                "shares": {n: c.get(n, 0) / len(rs) for n in names},
+                "uncertain": sum(r["confidence"] < UNCERTAIN_BELOW for r in rs),
+            }
+        )
+    return out
+
+
+def key_arguments(rows: Sequence[dict], vectors: np.ndarray, side: str, k: int) -> list:
+    """The most central turns of one side: highest mean cosine to that side's turns."""
+    idx = [i for i, r in enumerate(rows) if r["stance"] == side]
+    if not idx:
+        return []
+    V = vectors[idx]
+    sim = V @ V.T
+    centrality = (sim.sum(axis=1) - 1) / max(len(idx) - 1, 1)
+    order = np.argsort(-centrality)[:k]
+    return [{**rows[idx[o]], "centrality": float(centrality[o])} for o in order]
+
+
+def build_report(
+    turns: Sequence[Turn],
+    rows: Sequence[dict],
+    schema: Schema,
+    vectors: np.ndarray,
+    model_name: str,
+) -> dict:
+    names = list(schema.names)
+    by_id = {r["id"]: r for r in rows}
+    chain_set = build_chains(turns)
+    described = [describe_chain(c, by_id, schema.sides) for c in chain_set.chains]
+    described.sort(key=lambda d: (-len(d["turning_points"]), -d["length"]))
+    margins = []
+    for r in rows:
+        s = sorted(r["scores"].values(), reverse=True)
+        margins.append(s[0] - (s[1] if len(s) > 1 else 0))
+    next_up = [rows[i] for i in np.argsort(margins)[:TO_LABEL_NEXT]]
+    return {
+        "schema": schema,
+        "model": model_name,
+        "n": len(rows),
+        "overall": distribution(rows, names, lambda r: "all turns")[0]
+        if rows
+        else None,
+        "per_page": distribution(rows, names, _page),
+        "per_speaker": [
+            d
+            for d in distribution(
+                rows, names, lambda r: r.get("speaker") or "(unknown)"
+            )
+            if d["group"] != "(unknown)"
+        ],
+        "chains": [d for d in described if d["length"] > 1][:TOP_CHAINS],
+        "chain_warnings": chain_set.warnings,
+        "key_arguments": {
+            s: key_arguments(rows, vectors, s, KEY_ARGUMENTS) for s in schema.sides
+        },
+        "next_to_label": next_up,
+        "rows": by_id,
+    }
+
+
+def _short(text: str, n: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def render_markdown(rep: dict) -> str:
+    sch: Schema = rep["schema"]
+    names = list(sch.names)
+    out = [
+        f"# Stance report: {sch.name}",
+        "",
+        f"Target: {sch.target}",
+        "",
+        f"{rep['n']} turns labelled by model `{rep['model']}`; a turn is *uncertain* "
+        f"when its confidence is below {UNCERTAIN_BELOW}.",
+        "",
+    ]
+    if str(rep["model"]).startswith("zero-shot"):
+        out += ["> Provisional: zero-shot labels from the schema alone.", ""]
+    out += [
+        "## Stance distribution",
+        "",
+        _md_table([rep["overall"]], names, "scope"),
+        "",
+    ]
+    out += ["### Per source page", "", _md_table(rep["per_page"], names, "page"), ""]
+    if rep["per_speaker"]:
+        out += [
+            "### Per speaker",
+            "",
+            _md_table(rep["per_speaker"][:30], names, "speaker"),
+            "",
+        ]
+    out += ["## Argument chains (most contested, then longest, first)", ""]
+    for d in rep["chains"]:
+        seq = " → ".join(
+            (f"**[{s}]**" if k in d["turning_points"] else s)
+            for k, s in enumerate(d["stances"])
+        )
+        out.append(
+            f"- `{d['conversation_id']}` ({d['length']} turns, "
+            f"{len(d['turning_points'])} turning points; participants: "
+            f"{', '.join(d['participants'])}): {seq}"
+        )
+        if d["last_word"]:
+            lw = rep["rows"][d["last_word"]]
+            out.append(f"  - last word ({lw['stance']}): {_short(lw['text'], 160)}")
+    out += [
+        "",
+        "Turning points (where the stance flips side) are in **[brackets]**.",
+        "",
+    ]
+    out += ["## Key arguments of each side", ""]
+    for side, items in rep["key_arguments"].items():
+        out += [f"### {side}", ""]
+        for r in items:
+            out.append(
+                f"- {_short(r['text'])} — *{_page(r)}* "
+                f"(confidence {r['confidence']:.2f})"
+            )
+        out.append("")
+    out += ["## Worth labelling next (lowest margin between the top two scores)", ""]
+    for r in rep["next_to_label"]:
+        out.append(
+            f"- `{r['id']}` guess {r['stance']} ({r['confidence']:.2f}): "
+            f"{_short(r['text'], 160)}"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _md_table(groups, names, title) -> str:
+    head = f"| {title} | turns | " + " | ".join(names) + " | uncertain |"
+    rows = [head, "|---" * (len(names) + 3) + "|"]
+    for g in groups:
+        cells = [f"{g['counts'][n]} ({g['shares'][n]:.0%})" for n in names]
+        rows.append(
+            f"| {g['group']} | {g['n']} | "
+            + " | ".join(cells)
+            + f" | {g['uncertain']} |"
+        )
+    return "\n".join(rows)
+
+
+def _svg_bars(groups, names, colors, width=640, bar=18) -> str:
+    """A stacked horizontal bar per group, as inline SVG."""
+    label_w = 220
+    h = (bar + 8) * len(groups) + 30
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{h}" role="img" aria-label="stance distribution">'
+    ]
+    for i, g in enumerate(groups):
+        y = 6 + i * (bar + 8)
+        parts.append(
+            f'<text x="0" y="{y + bar - 4}" font-size="12">'
+            f"{html.escape(str(g['group'])[:32])}</text>"
+        )
+        x = label_w
+        for n in names:
+            w = (width - label_w - 10) * g["shares"][n]
+            if w > 0:
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" '
+                    f'fill="{colors[n]}"><title>{n}: {g["counts"][n]}</title></rect>'
+                )
+            x += w
+    ly = h - 10
+    for k, n in enumerate(names):
+        parts.append(
+            f'<rect x="{label_w + k * 110}" y="{ly - 10}" width="12" height="12" '
+            f'fill="{colors[n]}"/><text x="{label_w + k * 110 + 16}" y="{ly}" '
+            f'font-size="12">{html.escape(n)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:980px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left}
+.chain{margin:.6em 0;padding:.4em .6em;border-left:3px solid #bbb;background:#fafafa}
+.turn{display:inline-block;min-width:1.6em;padding:.1em .35em;margin:.1em;border-radius:3px;
+color:#fff;font-size:.8em}
+.turning{outline:2px solid #000;outline-offset:1px}
+.quote{margin:.3em 0 .8em 0;padding:.3em .6em;border-left:4px solid #ccc}
+.warn{background:#fff3cd;padding:.5em;border:1px solid #e0c060}
+.small{color:#666;font-size:.85em}
+@media print{body{max-width:none;margin:0}.chain,.quote{break-inside:avoid}}
+"""
+
+
+def render_html(rep: dict) -> str:
+    sch: Schema = rep["schema"]
+    names, colors = list(sch.names), sch.colors
+    e = html.escape
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+        f"<title>Stance report: {e(sch.name)}</title><style>{CSS}</style></head><body>",
+        f"<h1>Stance report: {e(sch.name)}</h1>",
+        f"<p><b>Target:</b> {e(sch.target)}</p>",
+        f"<p class='small'>{rep['n']} turns labelled by model <code>{e(str(rep['model']))}"
+        f"</code>; uncertain = confidence below {UNCERTAIN_BELOW}.</p>",
+    ]
+    if str(rep["model"]).startswith("zero-shot"):
+        out.append(
+            "<p class='warn'>Provisional: zero-shot labels from the schema "
+            "alone, before any training labels.</p>"
+        )
+    out.append("<h2>Stance distribution</h2>")
+    out.append(_svg_bars([rep["overall"]] + rep["per_page"][:25], names, colors))
+    out.append(_html_table([rep["overall"]] + rep["per_page"], names, "page"))
+    if rep["per_speaker"]:
+        out.append("<h3>Per speaker</h3>")
+        out.append(_html_table(rep["per_speaker"][:30], names, "speaker"))
+    out.append(
+        "<h2>Argument chains</h2><p class='small'>Most contested, then longest, "
+        "first. Outlined turns are turning points (the stance flips side).</p>"
+    )
+    for d in rep["chains"]:
+        cells = []
+        for k, (tid, s) in enumerate(zip(d["turn_ids"], d["stances"], strict=False)):
+            r = rep["rows"].get(tid, {})
+            cls = "turn turning" if k in d["turning_points"] else "turn"
+            cells.append(
+                f"<span class='{cls}' style='background:{colors.get(s, '#999')}' "
+                f"title='{e(_short(r.get('text', ''), 300))}'>{e(s[:1].upper())}"
+                f"</span>"
+            )
+        lw = rep["rows"].get(d["last_word"]) if d["last_word"] else None
+        out.append(
+            f"<div class='chain'><b>{e(d['conversation_id'])}</b> "
+            f"<span class='small'>{d['length']} turns, "
+            f"{len(d['turning_points'])} turning points, participants: "
+            f"{e(', '.join(d['participants']))}</span><br>{''.join(cells)}"
+            + (
+                f"<div class='small'>last word ({e(lw['stance'])}): "
+                f"{e(_short(lw['text'], 200))}</div>"
+                if lw
+                else ""
+            )
+            + "</div>"
+        )
+    out.append("<h2>Key arguments of each side</h2>")
+    for side, items in rep["key_arguments"].items():
+        out.append(f"<h3 style='color:{colors[side]}'>{e(side)}</h3>")
+        for r in items:
+            out.append(
+                f"<div class='quote' style='border-color:{colors[side]}'>"
+                f"{e(_short(r['text'], 400))}<div class='small'>{e(_page(r))}, "
+                f"confidence {r['confidence']:.2f}</div></div>"
+            )
+    out.append("<h2>Worth labelling next</h2><ol>")
+    for r in rep["next_to_label"]:
+        out.append(
+            f"<li><code>{e(r['id'])}</code> guess {e(r['stance'])} "
+            f"({r['confidence']:.2f}): {e(_short(r['text'], 200))}</li>"
+        )
+    out.append("</ol></body></html>")
+    return "\n".join(out)
+
+
+def _html_table(groups, names, title) -> str:
+    e = html.escape
+    rows = [
+        "<table><tr><th>"
+        + e(title)
+        + "</th><th>turns</th>"
+        + "".join(f"<th>{e(n)}</th>" for n in names)
+        + "<th>uncertain</th></tr>"
+    ]
+    for g in groups:
+        rows.append(
+            f"<tr><td>{e(str(g['group']))}</td><td>{g['n']}</td>"
+            + "".join(
+                f"<td>{g['counts'][n]} ({g['shares'][n]:.0%})</td>" for n in names
+            )
+            + f"<td>{g['uncertain']}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
