@@ -7,7 +7,6 @@ millions of turns; raw pages go through the parser (quotes, dedup) first.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from .thread import Turn
 
 BATCH = 2048
 DEFAULT_MODEL = "default"
-UNCERTAIN_BELOW = 0.5
 
 
 def default_model_dir(schema=None) -> Path:
@@ -224,8 +222,3 @@ def _write_parquet(path: Path, rows: Iterable[dict]) -> int:
             flush()
         writer.close()
     return n
-
-
-def read_predictions(path: Path) -> list[dict]:
-    text = Path(path).read_text(encoding="utf-8")
-    return [json.loads(x) for x in io.StringIO(text) if x.strip()]
