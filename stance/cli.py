@@ -18,10 +18,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-labels_app = typer.Typer(
-    help="Check, import and export label files", no_args_is_help=True
-)
-app.add_typer(labels_app, name="labels")
 
 _DEBUG = {"on": os.environ.get("STANCE_DEBUG", "") not in ("", "0")}
 
@@ -100,26 +96,6 @@ SchemaOpt = Annotated[
 EncoderOpt = Annotated[
     str, typer.Option("--encoder", help="Encoder backend: onnx, torch or onnx-int8")
 ]
-
-
-def _progress(total: int | None, label: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=_console(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
 
 
 @app.command("train")

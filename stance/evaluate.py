@@ -110,25 +110,3 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
         return lr.predict(vec.transform(texts[test]))
 
     return run
-
-
-def head_method(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> Method:
-    from .classify import StanceHead
-
-    def run(train, test):
-        head = StanceHead(C=C, calibrate=False).fit(X[train], y[train])
-        return head.predict(X[test])
-
-    return run
-
-
-def prototype_method(
-    X: np.ndarray, prototypes: np.ndarray, classes: Sequence[str]
-) -> Method:
-    """Zero-shot: the label whose description/example prototype is nearest."""
-    classes = np.asarray(classes)
-
-    def run(train, test):
-        return classes[(X[test] @ prototypes.T).argmax(axis=1)]
-
-    return run

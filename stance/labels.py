@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .files import atomic_open, read_text
+from .files import read_text
 from .normalize import normalize_text
 from .thread import Turn
 
@@ -142,20 +142,6 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
-def write_label_rows(
-    path: str | Path, rows: Iterable[dict], extra: Sequence[str] = ()
-) -> int:
-    columns = list(LABEL_COLUMNS) + [c for c in extra if c not in LABEL_COLUMNS]
-    n = 0
-    with atomic_open(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row.get(c, "") for c in columns})
-            n += 1
-    return n
-
-
 def append_label(path: str | Path, row: dict) -> None:
     """Append one label durably, under a file lock (safe across processes)."""
     from filelock import FileLock
@@ -178,24 +164,3 @@ def append_label(path: str | Path, row: dict) -> None:
             writer.writerow({c: row.get(c, "") for c in LABEL_COLUMNS})
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def source_of(turn: Turn, addresses: dict[str, str]) -> str:
-    """The page address of a turn (from SOURCES.tsv files), else its file."""
-    src = (turn.meta.get("sources") or [{}])[0].get("file", "")
-    return addresses.get(Path(src).name, src)
-
-
-def read_source_addresses(folders: Iterable[str | Path]) -> dict[str, str]:
-    """File name -> page address, from every SOURCES*.tsv in the given folders."""
-    out: dict[str, str] = {}
-    for folder in folders:
-        folder = Path(folder)
-        if folder.is_file():
-            folder = folder.parent
-        for tsv in sorted(folder.glob("SOURCES*.tsv")):
-            text, _ = read_text(tsv)
-            for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
-                if row.get("file") and row.get("source"):
-                    out[row["file"].strip()] = row["source"].strip()
-    return out
