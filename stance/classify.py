@@ -11,7 +11,6 @@ checks every file's sha256 against the config and never unpickles anything.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ModelError
+from .files import sha256_file
 
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
@@ -141,10 +141,6 @@ class StanceHead:
         return self.classes_[proba.argmax(axis=1)]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class StanceClassifier:
     """Body (sentence embeddings, cached) + head; fit/predict on raw texts."""
 
@@ -232,7 +228,7 @@ class StanceClassifier:
                 card or f"# stance model\n\n{config}\n", encoding="utf-8"
             )
             config["files"] = {
-                name: _sha256(tmp / name) for name in (HEAD_FILE, CARD_FILE)
+                name: sha256_file(tmp / name) for name in (HEAD_FILE, CARD_FILE)
             }
             (tmp / CONFIG_FILE).write_text(
                 json.dumps(config, indent=2) + "\n", encoding="utf-8"
@@ -267,7 +263,7 @@ class StanceClassifier:
             path = directory / name
             if not path.is_file():
                 raise ModelError(f"{directory}: missing {name}")
-            if files.get(name) != _sha256(path):
+            if files.get(name) != sha256_file(path):
                 raise ModelError(
                     f"{path}: sha256 does not match config.json (altered file); refusing "
                     "to load"

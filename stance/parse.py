@@ -13,14 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
 from .files import read_text
 from .normalize import normalize_text
-from .thread import Turn, iter_jsonl_records
+from .thread import Turn, iter_jsonl_turns
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
 SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
@@ -628,18 +628,18 @@ def parse_csv_text(text: str, path: str) -> list[Turn]:
     return turns
 
 
-def parse_jsonl_text(text: str, path: str) -> list[Turn]:
-    turns = []
-    for lineno, record in iter_jsonl_records(path, text):
-        try:
-            turn = Turn.from_dict(record)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(path, f"not an utterance: {exc}", line=lineno) from None
+def parse_jsonl_lines(lines: Iterable[str], path: str) -> Iterator[Turn]:
+    """Turns of a JSONL file, with the meta every stage expects filled in."""
+    for lineno, turn in iter_jsonl_turns(path, lines):
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
         meta.setdefault("quotes", [])
-        turns.append(turn.with_meta(**meta))
+        yield turn.with_meta(**meta)
+
+
+def parse_jsonl_text(text: str, path: str) -> list[Turn]:
+    turns = list(parse_jsonl_lines(text.split("\n"), path))
     if not turns:
         raise InputError(path, "no utterances in file")
     return turns

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ModelError
-from .parse import expand_paths, parse_csv_text, parse_paths
+from .parse import expand_paths, parse_csv_text, parse_jsonl_lines, parse_paths
 from .thread import Turn
 
 BATCH = 2048
@@ -60,8 +60,6 @@ def load_model(path: Path | None, schema=None, embedder=None):
 
 def iter_structured(path: Path) -> Iterator[Turn]:
     """Stream turns from a JSONL or CSV file without reading it whole."""
-    from .thread import Turn as _Turn
-
     suffix = path.suffix.lower()
     try:
         fh = open(path, encoding="utf-8-sig", newline="")
@@ -71,20 +69,7 @@ def iter_structured(path: Path) -> Iterator[Turn]:
         try:
             if suffix == ".jsonl":
                 n = 0
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                        turn = _Turn.from_dict(record)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(
-                            path, f"malformed JSON ({exc.msg})", line=lineno
-                        ) from None
-                    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                        raise InputError(
-                            path, f"not an utterance: {exc}", line=lineno
-                        ) from None
+                for turn in parse_jsonl_lines(fh, str(path)):
                     n += 1
                     yield turn
                 if n == 0:

@@ -67,9 +67,11 @@ def turn_to_json(turn: Turn, extra: dict[str, Any] | None = None) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def iter_jsonl_records(path: str | Path, text: str) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; one bad line is an error."""
-    for lineno, line in enumerate(text.split("\n"), start=1):
+def iter_jsonl_turns(
+    path: str | Path, lines: Iterable[str]
+) -> Iterator[tuple[int, Turn]]:
+    """Yield (line number, turn) per non-blank JSONL line; a bad line is an InputError."""
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -78,7 +80,10 @@ def iter_jsonl_records(path: str | Path, text: str) -> Iterator[tuple[int, dict]
             raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
         if not isinstance(record, dict):
             raise InputError(path, "expected a JSON object", line=lineno)
-        yield lineno, record
+        try:
+            yield lineno, Turn.from_dict(record)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(path, f"not a turn: {exc}", line=lineno) from None
 
 
 def read_turns(path: str | Path) -> list[Turn]:
@@ -86,12 +91,7 @@ def read_turns(path: str | Path) -> list[Turn]:
     from .files import read_text
 
     text, _ = read_text(path)
-    turns = []
-    for lineno, record in iter_jsonl_records(path, text):
-        try:
-            turns.append(Turn.from_dict(record))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(path, f"not a turn: {exc}", line=lineno) from None
+    turns = [turn for _, turn in iter_jsonl_turns(path, text.split("\n"))]
     if not turns:
         raise InputError(path, "no turns in file")
     return turns

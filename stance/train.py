@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from .evaluate import (
     metrics,
     tfidf_method,
 )
+from .files import sha256_file
 from .labels import Label, load_labels
 from .schema import Schema
 
@@ -58,10 +58,6 @@ def _groups(labels: list[Label]) -> np.ndarray:
     return np.array(
         [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
     )
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def train(
@@ -142,7 +138,7 @@ def train(
                 "n_labels": len(labels),
                 "label_counts": counts,
             },
-            "label_files": {str(p): file_sha256(p) for p in label_paths},
+            "label_files": {str(p): sha256_file(p) for p in label_paths},
             "metrics": report["cv"],
         }
         model.save(output, extra_config=extra, card=model_card(report, schema, extra))
