@@ -180,7 +180,7 @@ def label_cli(
         check_output_path(output)
     sch = find_schema(schema)
     mdl = load_model(model, sch)
-    turns, _info = iter_turns(paths)
+    turns = iter_turns(paths)
     counts: dict[str, int] = {}
 
     def counted(rows):
@@ -250,23 +250,17 @@ def report_cli(
     Example: stance report seeds/ -o report.html
     """
     from .files import atomic_write_text, check_output_path
-    from .parse import parse_paths
-    from .predict import load_model, predict_rows
-    from .report import build_report, render_html, render_markdown
+    from .predict import load_model
+    from .report import render_html, render_markdown, report_paths
     from .schema import find_schema
 
     check_output_path(output)
     sch = find_schema(schema)
-    mdl = load_model(model, sch)
-    turns = list(parse_paths(paths).turns)
-    rows = list(predict_rows(turns, mdl))
-    vectors = mdl.features([t.text for t in turns])
-    name = mdl.config_.get("training", {}).get("method", "model")
-    rep = build_report(turns, rows, sch, vectors, name)
+    rep = report_paths(paths, load_model(model, sch), sch)
     text = render_markdown(rep) if output.suffix.lower() == ".md" else render_html(rep)
     atomic_write_text(output, text)
     _console().print(
-        f"{len(rows)} turns, {len(rep['chains'])} chains -> {output}", markup=False
+        f"{rep['n']} turns, {len(rep['chains'])} chains -> {output}", markup=False
     )
 
 

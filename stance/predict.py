@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ModelError
-from .parse import expand_paths, parse_csv_text, parse_jsonl_lines, parse_paths
+from .parse import (
+    STRUCTURED_SUFFIXES,
+    expand_paths,
+    parse_csv_text,
+    parse_jsonl_lines,
+    parse_paths,
+)
 from .thread import Turn
 
 BATCH = 2048
@@ -92,52 +98,49 @@ def iter_structured(path: Path) -> Iterator[Turn]:
             ) from None
 
 
-def iter_turns(paths: Iterable[Path]) -> tuple[Iterator[Turn], dict]:
+def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
     """All turns of the inputs; structured files stream, raw pages are parsed."""
     files = expand_paths(paths)
-    structured = [f for f in files if f.suffix.lower() in (".jsonl", ".csv")]
+    structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
     pages = [f for f in files if f not in structured]
-    info: dict = {"files": len(files)}
+    if pages:
+        yield from parse_paths(pages).turns
+    for f in structured:
+        yield from iter_structured(f)
 
-    def gen():
-        if pages:
-            result = parse_paths(pages)
-            info["merged"] = result.merged
-            yield from result.turns
-        for f in structured:
-            yield from iter_structured(f)
 
-    return gen(), info
+def model_name(model) -> str:
+    return model.config_.get("training", {}).get("method", "model")
+
+
+def rows_from_proba(turns: Iterable[Turn], probs: np.ndarray, model) -> Iterator[dict]:
+    """Output rows: each turn's fields + stance, confidence, per-class scores."""
+    classes = [str(c) for c in model.classes_]
+    name = model_name(model)
+    for t, p in zip(turns, probs, strict=True):
+        k = int(np.argmax(p))
+        row = t.to_dict()
+        row["stance"] = classes[k]
+        row["confidence"] = round(float(p[k]), 4)
+        row["scores"] = {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}
+        row["model"] = name
+        yield row
 
 
 def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[dict]:
-    """One output row per turn: the turn's fields + stance, confidence, scores."""
-    classes = [str(c) for c in model.classes_]
+    """Label turns in batches: memory stays flat however many turns stream in."""
     buf: list[Turn] = []
-    model_name = model.config_.get("name") or model.config_.get("training", {}).get(
-        "method", "model"
-    )
-
-    def flush():
-        probs = model.predict_proba([t.text for t in buf])
-        for t, p in zip(buf, probs, strict=True):
-            k = int(np.argmax(p))
-            row = t.to_dict()
-            row["stance"] = classes[k]
-            row["confidence"] = round(float(p[k]), 4)
-            row["scores"] = {
-                c: round(float(v), 4) for c, v in zip(classes, p, strict=True)
-            }
-            row["model"] = model_name
-            yield row
-
     for t in turns:
         buf.append(t)
         if len(buf) >= batch:
-            yield from flush()
+            yield from rows_from_proba(
+                buf, model.predict_proba([x.text for x in buf]), model
+            )
             buf = []
     if buf:
-        yield from flush()
+        yield from rows_from_proba(
+            buf, model.predict_proba([x.text for x in buf]), model
+        )
 
 
 def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:

@@ -97,6 +97,17 @@ def build_report(
     }
 
 
+def report_paths(paths, model, schema: Schema) -> dict:
+    """Parse, embed once, label from those embeddings, and build the report data."""
+    from .parse import parse_paths
+    from .predict import model_name, rows_from_proba
+
+    turns = list(parse_paths(paths).turns)
+    vectors = model.features([t.text for t in turns])
+    rows = list(rows_from_proba(turns, model.head_.predict_proba(vectors), model))
+    return build_report(turns, rows, schema, vectors, model_name(model))
+
+
 def _short(text: str, n: int = 220) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
