@@ -24,6 +24,7 @@ from .files import sha256_file
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
 CARD_FILE = "README.md"
+VOCAB_FILE = "vocab.json"
 FORMAT = "stance-model/1"
 
 
@@ -49,6 +50,15 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
+def _matrix(X):
+    """Dense float64 array, or a sparse matrix kept sparse (TF-IDF features)."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return X.tocsr().astype(np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
 class StanceHead:
     """Logistic regression (balanced class weights) + temperature calibration.
 
@@ -71,9 +81,9 @@ class StanceHead:
         )
 
     def fit(self, X: np.ndarray, y: Sequence[str], groups: Sequence[str] | None = None):
-        X = np.asarray(X, dtype=np.float64)
+        X = _matrix(X)
         y = np.asarray([str(v) for v in y])
-        if X.ndim != 2 or len(X) != len(y):
+        if X.ndim != 2 or X.shape[0] != len(y):
             raise ValueError("X must be 2-D with one row per label")
         classes = np.unique(y)
         if len(classes) < 2:
@@ -128,10 +138,10 @@ class StanceHead:
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         self._check()
-        X = np.asarray(X, dtype=np.float64)
+        X = _matrix(X)
         if X.ndim != 2 or X.shape[1] != self.coef_.shape[1]:
             raise ValueError(f"expected {self.coef_.shape[1]} features per row")
-        return X @ self.coef_.T + self.intercept_
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return _softmax(self.decision_function(X) / self.temperature_)
@@ -141,8 +151,60 @@ class StanceHead:
         return self.classes_[proba.argmax(axis=1)]
 
 
+TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
+LEXICAL_C = 10.0
+
+
+class LexicalHead:
+    """TF-IDF (word 1-2 grams) + `StanceHead`: the lexical half of the ensemble.
+
+    Saved as plain data: the vocabulary (a JSON list, index order), the idf
+    weights and the head's arrays; rebuilt without unpickling anything.
+    """
+
+    def __init__(self, C: float = LEXICAL_C, calibrate: bool = True):
+        self.C = C
+        self.calibrate = calibrate
+
+    def fit(self, texts: Sequence[str], y, groups=None):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer_ = TfidfVectorizer(**TFIDF)
+        X = self.vectorizer_.fit_transform(list(texts))
+        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
+        self.classes_ = self.head_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head_.predict_proba(self.vectorizer_.transform(list(texts)))
+
+    def vocabulary(self) -> list[str]:
+        terms = [""] * len(self.vectorizer_.vocabulary_)
+        for term, i in self.vectorizer_.vocabulary_.items():
+            terms[i] = term
+        return terms
+
+    @classmethod
+    def from_arrays(cls, vocabulary: list[str], idf, head: StanceHead, C: float):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self = cls(C=C)
+        self.vectorizer_ = TfidfVectorizer(
+            **TFIDF, vocabulary={t: i for i, t in enumerate(vocabulary)}
+        )
+        self.vectorizer_.idf_ = np.asarray(idf, dtype=np.float64)
+        self.head_ = head
+        self.classes_ = head.classes_
+        return self
+
+
 class StanceClassifier:
-    """Body (sentence embeddings, cached) + head; fit/predict on raw texts."""
+    """Body (sentence embeddings, cached) + head; fit/predict on raw texts.
+
+    With `lexical_weight` > 0 the calibrated probabilities of the embedding head
+    are averaged with those of a TF-IDF head (`LexicalHead`), weights
+    1 - lexical_weight and lexical_weight: a soft-voting ensemble.
+    """
 
     def __init__(
         self,
@@ -150,11 +212,13 @@ class StanceClassifier:
         C: float = 1.0,
         calibrate: bool = True,
         embedder=None,
+        lexical_weight: float = 0.0,
     ):
         self.backend = backend
         self.C = C
         self.calibrate = calibrate
         self.embedder = embedder
+        self.lexical_weight = lexical_weight
 
     def _embedder(self):
         if self.embedder is None:
@@ -164,6 +228,7 @@ class StanceClassifier:
         return self.embedder
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The body's output: one L2-normalised sentence embedding per text."""
         return self._embedder().embed(list(texts))
 
     def fit(
@@ -171,11 +236,14 @@ class StanceClassifier:
         texts: Sequence[str],
         y: Sequence[str],
         groups: Sequence[str] | None = None,
+        X: np.ndarray | None = None,
     ):
-        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(
-            self.features(texts), y, groups
-        )
+        """Fit on texts; pass `X` (their embeddings) to skip the body."""
+        X = self.features(texts) if X is None else X
+        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
         self.classes_ = self.head_.classes_
+        if self.lexical_weight > 0:
+            self.lexical_ = LexicalHead().fit(texts, y, groups)
         self.encoder_id_ = self._embedder().id
         return self
 
@@ -183,11 +251,21 @@ class StanceClassifier:
         if not hasattr(self, "head_"):
             raise NotFittedError("this model is not fitted yet: call fit first")
 
+    def proba_from(self, texts: Sequence[str], X: np.ndarray) -> np.ndarray:
+        """Probabilities for texts whose embeddings `X` are already computed."""
+        self._check()
+        proba = self.head_.predict_proba(X)
+        lexical = getattr(self, "lexical_", None)
+        if lexical is not None and self.lexical_weight > 0 and len(texts):
+            w = self.lexical_weight
+            proba = (1 - w) * proba + w * lexical.predict_proba(texts)
+        return proba
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check()
         if not len(texts):
             return np.zeros((0, len(self.classes_)))
-        return self.head_.predict_proba(self.features(texts))
+        return self.proba_from(texts, self.features(texts))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         proba = self.predict_proba(texts)
@@ -203,13 +281,27 @@ class StanceClassifier:
 
         self._check()
         directory = Path(directory)
+        lexical = getattr(self, "lexical_", None) if self.lexical_weight > 0 else None
         with atomic_directory(directory) as tmp:
-            np.savez(
-                tmp / HEAD_FILE,
-                coef=self.head_.coef_,
-                intercept=self.head_.intercept_,
-                temperature=np.array([self.head_.temperature_]),
-            )
+            arrays = {
+                "coef": self.head_.coef_,
+                "intercept": self.head_.intercept_,
+                "temperature": np.array([self.head_.temperature_]),
+            }
+            names = [HEAD_FILE, CARD_FILE]
+            if lexical is not None:
+                arrays.update(
+                    lex_coef=lexical.head_.coef_,
+                    lex_intercept=lexical.head_.intercept_,
+                    lex_temperature=np.array([lexical.head_.temperature_]),
+                    lex_idf=lexical.vectorizer_.idf_,
+                )
+                (tmp / VOCAB_FILE).write_text(
+                    json.dumps(lexical.vocabulary(), ensure_ascii=False),
+                    encoding="utf-8",
+                )
+                names.append(VOCAB_FILE)
+            np.savez(tmp / HEAD_FILE, **arrays)
             config = {
                 "format": FORMAT,
                 "stance_version": __version__,
@@ -221,15 +313,25 @@ class StanceClassifier:
                     "calibrate": self.calibrate,
                     "temperature": self.head_.temperature_,
                 },
+                "lexical": None
+                if lexical is None
+                else {
+                    "weight": self.lexical_weight,
+                    "C": lexical.C,
+                    "tfidf": {
+                        k: list(v) if isinstance(v, tuple) else v
+                        for k, v in TFIDF.items()
+                    },
+                    "temperature": lexical.head_.temperature_,
+                    "n_terms": len(lexical.vectorizer_.vocabulary_),
+                },
                 "libraries": _library_versions(),
                 **(extra_config or {}),
             }
             (tmp / CARD_FILE).write_text(
                 card or f"# stance model\n\n{config}\n", encoding="utf-8"
             )
-            config["files"] = {
-                name: sha256_file(tmp / name) for name in (HEAD_FILE, CARD_FILE)
-            }
+            config["files"] = {name: sha256_file(tmp / name) for name in names}
             (tmp / CONFIG_FILE).write_text(
                 json.dumps(config, indent=2) + "\n", encoding="utf-8"
             )
@@ -259,7 +361,9 @@ class StanceClassifier:
                 f"{__version__}; retrain with `stance train`"
             )
         files = config.get("files") or {}
-        for name in (HEAD_FILE, CARD_FILE):
+        lex_cfg = config.get("lexical")
+        needed = (HEAD_FILE, CARD_FILE) + ((VOCAB_FILE,) if lex_cfg else ())
+        for name in needed:
             path = directory / name
             if not path.is_file():
                 raise ModelError(f"{directory}: missing {name}")
@@ -272,6 +376,24 @@ class StanceClassifier:
             with np.load(directory / HEAD_FILE, allow_pickle=False) as npz:
                 coef, intercept = npz["coef"], npz["intercept"]
                 temperature = float(npz["temperature"][0])
+                lex = (
+                    {
+                        k: npz[k]
+                        for k in (
+                            "lex_coef",
+                            "lex_intercept",
+                            "lex_temperature",
+                            "lex_idf",
+                        )
+                    }
+                    if lex_cfg
+                    else None
+                )
+            vocab = (
+                json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+                if lex_cfg
+                else None
+            )
         except (ValueError, KeyError, OSError) as exc:
             raise ModelError(
                 f"{directory / HEAD_FILE}: unreadable head ({exc})"
@@ -281,6 +403,7 @@ class StanceClassifier:
             C=config["head"]["C"],
             calibrate=config["head"]["calibrate"],
             embedder=embedder,
+            lexical_weight=float(lex_cfg["weight"]) if lex_cfg else 0.0,
         )
         if check_encoder:
             from .embed import encoder_id
@@ -298,6 +421,26 @@ class StanceClassifier:
             raise ModelError(f"{directory}: head shape does not match its classes")
         model.head_ = head
         model.classes_ = head.classes_
+        if lex_cfg:
+            lex_head = StanceHead(C=float(lex_cfg["C"]))
+            lex_head.classes_ = head.classes_
+            lex_head.coef_, lex_head.intercept_ = lex["lex_coef"], lex["lex_intercept"]
+            lex_head.temperature_ = float(lex["lex_temperature"][0])
+            if (
+                not isinstance(vocab, list)
+                or lex_head.coef_.shape
+                != (
+                    len(head.classes_),
+                    len(vocab),
+                )
+                or len(lex["lex_idf"]) != len(vocab)
+            ):
+                raise ModelError(
+                    f"{directory}: lexical head does not match its vocabulary"
+                )
+            model.lexical_ = LexicalHead.from_arrays(
+                vocab, lex["lex_idf"], lex_head, float(lex_cfg["C"])
+            )
         model.encoder_id_ = config["encoder"]["id"]
         model.config_ = config
         return model

@@ -170,12 +170,13 @@ def train_cli(
     out = _console(stderr=False)
     out.print(
         f"{report['n_labels']} labels from {report['n_conversations']} "
-        f"conversations {report['label_counts']}; C={report['C']}",
+        f"conversations {report['label_counts']}; method {report['method']}, "
+        f"C={report['C']}, TF-IDF weight {report['lexical_weight']}",
         markup=False,
     )
     out.print("grouped cross-validation (folds by conversation):", markup=False)
     out.print(metrics_table(report["cv"], sch), markup=False)
-    m = report["cv"]["embedding+logreg"]
+    m = report["cv"][report["method"]]
     out.print(
         "confusion (rows true, columns predicted): "
         f"{m['confusion']['labels']} {m['confusion']['matrix']}",
@@ -184,7 +185,7 @@ def train_cli(
     prev = report.get("previous")
     if prev:
         out.print(
-            f"change against the model it replaces: macro-F1 "
+            f"change against the model it replaces ({prev['method']}): macro-F1 "
             f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
             f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
             f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "

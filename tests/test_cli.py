@@ -86,7 +86,14 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         env=env,
     )
     assert res.returncode == 0, res.stderr
-    for method in ("tfidf+logreg", "majority", "zero-shot", "embedding+logreg+thread"):
+    for method in (
+        "embedding+tfidf",
+        "embedding+logreg",
+        "embedding+tfidf+thread",
+        "zero-shot",
+        "tfidf+logreg",
+        "majority",
+    ):
         assert f"| {method} |" in res.stdout, method
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
     assert cfg["classes"] and "label_files" in cfg and cfg["metrics"]
