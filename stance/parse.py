@@ -209,6 +209,10 @@ TERMINAL = tuple(".!?:;…\"”’')»]")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
+def _heading(line: str):
+    return HEADING.match(line) if _rule_sized(line) else None
+
+
 def _is_fragment(line: str) -> bool:
     words = line.split()
     return len(words) < 4 and not line.endswith(TERMINAL)
@@ -224,7 +228,22 @@ def _is_title(line: str) -> bool:
     return sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.6
 
 
+# Chrome, headers, headings and quote headers are short lines; a longer line is
+# text even when it starts like one ("this post was submitted on ..." followed
+# by a whole page without line breaks). Whitespace-free lines (links, images)
+# may be longer.
+MAX_RULE_CHARS = 400
+
+
+def _rule_sized(line: str) -> bool:
+    return len(line) <= MAX_RULE_CHARS or (
+        len(line) <= 8 * MAX_RULE_CHARS and not any(c.isspace() for c in line)
+    )
+
+
 def classify_chrome(line: str) -> str | None:
+    if not _rule_sized(line):
+        return None
     for name, pattern in CHROME_RULES:
         if pattern.match(line):
             return name
@@ -232,6 +251,8 @@ def classify_chrome(line: str) -> str | None:
 
 
 def _match_header(line: str):
+    if not _rule_sized(line):
+        return None
     for name, kind, pattern in HEADER_RULES:
         m = pattern.match(line)
         if m:
@@ -377,7 +398,7 @@ class _PageParser:
         for raw in self.lines:
             line = raw.strip()
             rule = classify_chrome(line) if line else None
-            if rule in ("byline", "copyright", "dateline") or HEADING.match(line):
+            if rule in ("byline", "copyright", "dateline") or _heading(line):
                 self.article_signals += 1
         if self.article_signals:
             self.free_kind = "article"
@@ -413,7 +434,7 @@ class _PageParser:
             self.quote["lines"].append(line)  # a forum quote runs to a blank line
             return
 
-        m = HEADING.match(line)
+        m = _heading(line)
         if m:
             self.close_unit()
             title = m.group("title")
@@ -425,7 +446,7 @@ class _PageParser:
             self.drop(lineno, line, f"reference section ({self.section})")
             return
 
-        for name, pattern in QUOTE_START:
+        for name, pattern in QUOTE_START if _rule_sized(line) else ():
             qm = pattern.match(line)
             if qm:
                 if name == "mail quote header":
