@@ -13,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
 from .files import read_text
-from .normalize import normalize_text
+from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
@@ -214,12 +215,12 @@ def _heading(line: str):
 
 
 def _is_fragment(line: str) -> bool:
-    words = line.split()
+    words = line.split(maxsplit=4)  # bounded: a line may be a whole page
     return len(words) < 4 and not line.endswith(TERMINAL)
 
 
 def _is_title(line: str) -> bool:
-    words = line.split()
+    words = line.split(maxsplit=15)
     if not (4 <= len(words) <= 14) or line.endswith(TERMINAL):
         return False
     long_words = [w for w in _WORD.findall(line) if len(w) >= 4]
@@ -570,7 +571,7 @@ class _PageParser:
 
 
 def _join_paragraph(lines: list[str]) -> str:
-    return re.sub(r"\s+", " ", " ".join(lines)).strip()
+    return collapse_space(" ".join(lines))
 
 
 def _wrapped_runs(lines: list[str]) -> list[bool]:
@@ -765,6 +766,7 @@ def _reconv(turn: Turn, conv: str) -> Turn:
 
 MIN_QUOTE_WORDS = 6
 _QUOTE_CHARS = re.compile(r"[\"']")
+_WORDS = re.compile(r"\S+")
 
 
 def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
@@ -775,20 +777,32 @@ def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
     the quote), else the turn after.
     """
     norms = [_QUOTE_CHARS.sub("", normalize_text(t.text)).strip(" .,;:") for t in turns]
+    # A quote is looked up by its first four words; index only those 4-grams
+    # (one per candidate), streaming each text's words, so memory stays small
+    # even for a text of millions of words.
+    firsts: dict[int, tuple[str, ...]] = {}
+    for i, n in enumerate(norms):
+        words = n.split(maxsplit=MIN_QUOTE_WORDS)
+        if len(words) >= MIN_QUOTE_WORDS:
+            firsts[i] = tuple(words[:4])
+    wanted = set(firsts.values())
+    last_words = {key[3] for key in wanted}
     index: dict[tuple[str, ...], list[int]] = {}
     for i, n in enumerate(norms):
-        words = n.split()
-        for k in range(0, max(1, len(words) - 3)):
-            key = tuple(words[k : k + 4])
-            bucket = index.setdefault(key, [])
-            if len(bucket) < 16 and (not bucket or bucket[-1] != i):
-                bucket.append(i)
+        if not wanted:
+            break
+        window: deque[str] = deque(maxlen=4)
+        for m in _WORDS.finditer(n):
+            word = m.group()
+            window.append(word)
+            if word in last_words and (key := tuple(window)) in wanted:
+                bucket = index.setdefault(key, [])
+                if len(bucket) < 16 and (not bucket or bucket[-1] != i):
+                    bucket.append(i)
     quote_of: dict[int, int] = {}
-    for i, n in enumerate(norms):
-        words = n.split()
-        if len(words) < MIN_QUOTE_WORDS:
-            continue
-        for j in index.get(tuple(words[:4]), ()):
+    for i, key in firsts.items():
+        n = norms[i]
+        for j in index.get(key, ()):
             if (
                 j < i
                 and len(norms[j]) > len(n) * 1.25
