@@ -17,7 +17,7 @@ from .evaluate import (
     metrics,
     tfidf_method,
 )
-from .files import sha256_file
+from .files import check_output_path, sha256_file
 from .labels import Label, load_labels
 from .schema import Schema
 from .zeroshot import METHOD as ZERO_SHOT
@@ -114,6 +114,8 @@ def train(
     threads: list[Path] | None = None,
 ) -> dict:
     """Cross-validate, then fit on all labels and save; return the report dict."""
+    if output is not None:
+        check_output_path(output, directory=True)  # before minutes of work
     labels = load_labels(label_paths, schema.names)
     if len(labels) < 10:
         raise InputError(
