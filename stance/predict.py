@@ -43,8 +43,10 @@ def default_model_dirs(schema=None) -> list[Path]:
     ]
 
 
-def _check_schema(model, schema) -> None:
+def _check_schema(model, schema, path) -> None:
     trained = model.config_.get("schema", {})
+    if not isinstance(trained, dict):
+        raise ModelError(f"{path}: 'schema' in config.json is not an object")
     if (
         schema is not None
         and trained
@@ -54,9 +56,9 @@ def _check_schema(model, schema) -> None:
         )
     ):
         raise ModelError(
-            f"model was trained under schema '{trained.get('name')}' "
-            f"({', '.join(trained.get('labels', []))}) but the current schema is "
-            f"'{schema.name}' ({', '.join(schema.names)})"
+            f"{path}: trained under schema '{trained.get('name')}' "
+            f"({', '.join(map(str, trained.get('labels', [])))}) but the current "
+            f"schema is '{schema.name}' ({', '.join(schema.names)})"
         )
 
 
@@ -85,7 +87,7 @@ def load_model(path: Path | str | None, schema=None, embedder=None):
             )
         path = found[0]
     model = StanceClassifier.load(path, embedder=embedder)
-    _check_schema(model, schema)
+    _check_schema(model, schema, path)
     return model
 
 
@@ -135,7 +137,9 @@ def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
 
 
 def model_name(model) -> str:
-    return model.config_.get("training", {}).get("method", "model")
+    training = model.config_.get("training")
+    method = training.get("method") if isinstance(training, dict) else None
+    return str(method or "model")
 
 
 def rows_from_proba(
