@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .files import read_text
+from .files import decode_text, read_bytes
 from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
 
@@ -293,6 +293,9 @@ class _PageParser:
         self.numbered_ok = len(numbered) >= 2
         self.quote: dict | None = None
         self.in_sidebar = False
+        # Quotes met before the page's first turn wait for it (the reply).
+        self.pending_quotes: list[dict] = []
+        self.quote_sources: dict[int, list[tuple[int, str]]] = {}
 
     # -- helpers
     def drop(self, lineno: int, text: str, rule: str) -> None:
@@ -310,6 +313,8 @@ class _PageParser:
                 self.turns[-1] = last.with_meta(
                     quotes=last.meta["quotes"] + [q for _, q in unit.quotes]
                 )
+            elif unit.quotes:
+                self.pending_quotes.extend(q for _, q in unit.quotes)
             return
         if unit.grouped:
             self._emit(unit, paragraphs, [q for _, q in unit.quotes])
@@ -334,7 +339,7 @@ class _PageParser:
         meta = {
             "kind": unit.kind,
             "sources": [{"file": self.path, "line": paragraphs[0][0][0]}],
-            "quotes": list(quotes),
+            "quotes": self.pending_quotes + list(quotes),
             **unit.meta,
         }
         if self.section:
@@ -349,6 +354,7 @@ class _PageParser:
             meta=meta,
         )
         self.turns.append(turn)
+        self.pending_quotes = []
 
     def open_unit(self, kind: str, lineno: int, **kw) -> _Unit:
         self.close_unit()
@@ -371,10 +377,11 @@ class _PageParser:
         if not q or not q["lines"]:
             return
         record = {
-            "text": _join_paragraph(q["lines"]),
+            "text": _join_paragraph([body for _, body in q["lines"]]),
             "by": q.get("by"),
             "line": q["line"],
         }
+        self.quote_sources[id(record)] = q["lines"]
         unit = self.unit or self.free_unit(q["line"])
         unit.quotes.append((q["line"], record))
 
@@ -393,6 +400,9 @@ class _PageParser:
             self._line(lineno, raw, line, wrapped[idx])
         self._close_quote()
         self.close_unit()
+        for q in self.pending_quotes:  # a page of quotes only: nothing replies
+            for lineno, body in self.quote_sources[id(q)]:
+                self.drop(lineno, body, "quote with no turn on the page")
         return self.turns, self.dropped
 
     def _scan_article_signals(self) -> None:
@@ -421,7 +431,7 @@ class _PageParser:
                 self._close_quote()
                 self.quote = {"lines": [], "line": lineno, "prefixed": True, "by": None}
             if body:
-                self.quote["lines"].append(body)
+                self.quote["lines"].append((lineno, body))
             else:
                 self.drop(lineno, line, "empty quote marker")
             return
@@ -432,7 +442,7 @@ class _PageParser:
                 self.drop(lineno, line, "quote end marker")
                 self._close_quote()
                 return
-            self.quote["lines"].append(line)  # a forum quote runs to a blank line
+            self.quote["lines"].append((lineno, line))  # runs to a blank line
             return
 
         m = _heading(line)
@@ -613,46 +623,88 @@ def parse_page_text(
 CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
 
 
-def parse_csv_text(text: str, path: str) -> list[Turn]:
+def iter_csv_turns(
+    lines: Iterable[str], path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a CSV file, read row by row (quoted fields may span lines).
+
+    Rows without text are skipped; a row with more fields than the header is
+    an error (an unquoted comma would otherwise cut its text short); ids must
+    be unique, as in parse_jsonl_lines.
+    """
     stem = Path(path).stem
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "text" not in [
-        f.strip() for f in reader.fieldnames
-    ]:
-        raise InputError(path, "CSV has no 'text' column")
-    turns = []
+    seen = set() if seen_ids is None else seen_ids
+    reader = csv.DictReader(lines)
+    n = 0
     try:
+        fields = reader.fieldnames
+        if fields is None or "text" not in [f.strip() for f in fields]:
+            raise InputError(path, "CSV has no 'text' column")
+        end = reader.line_num
         for row_no, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            line, end = end + 1, reader.line_num
+            if None in row:
+                raise InputError(
+                    path,
+                    f"{len(fields) + len(row[None])} fields, the header has "
+                    f"{len(fields)} (quote fields that contain commas)",
+                    line=line,
+                )
+            row = {
+                (k or "").strip(): _newlines(v or "").strip() for k, v in row.items()
+            }
             body = row.get("text", "")
             if not body:
                 continue
+            n += 1
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
-            turns.append(
-                Turn(
-                    id=turn_id,
-                    speaker=row.get("speaker") or None,
-                    conversation_id=row.get("conversation_id") or stem,
-                    reply_to=row.get("reply_to") or None,
-                    timestamp=row.get("timestamp") or None,
-                    text=body,
-                    meta={
-                        "kind": "comment",
-                        "sources": [{"file": path, "line": row_no}],
-                        "quotes": [],
-                    },
-                )
+            _claim_id(turn_id, seen, path, line)
+            yield Turn(
+                id=turn_id,
+                speaker=row.get("speaker") or None,
+                conversation_id=row.get("conversation_id") or stem,
+                reply_to=row.get("reply_to") or None,
+                timestamp=row.get("timestamp") or None,
+                text=body,
+                meta={
+                    "kind": "comment",
+                    "sources": [{"file": path, "line": line}],
+                    "quotes": [],
+                },
             )
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
-    if not turns:
+    if not n:
         raise InputError(path, "CSV has no rows with text")
-    return turns
 
 
-def parse_jsonl_lines(lines: Iterable[str], path: str) -> Iterator[Turn]:
-    """Turns of a JSONL file, with the meta every stage expects filled in."""
+def _claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
+    if turn_id in seen:
+        raise InputError(
+            path, f"duplicate id {turn_id!r} (ids must be unique)", line=line
+        )
+    seen.add(turn_id)
+
+
+def _newlines(value: str) -> str:
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_csv_text(text: str, path: str) -> list[Turn]:
+    return list(iter_csv_turns(io.StringIO(text, newline=""), path))
+
+
+def parse_jsonl_lines(
+    lines: Iterable[str], path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a JSONL file, with the meta every stage expects filled in.
+
+    Ids must be unique (in the file, and among `seen_ids` when given): a reply
+    link to a repeated id would be ambiguous.
+    """
+    seen = set() if seen_ids is None else seen_ids
     for lineno, turn in iter_jsonl_turns(path, lines):
+        _claim_id(turn.id, seen, path, lineno)
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
@@ -695,8 +747,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 def read_page(path: str | Path) -> Page:
     """Read one input file of any supported kind into a Page."""
+    return page_from_bytes(read_bytes(path), path)
+
+
+def page_from_bytes(data: bytes, path: str | Path) -> Page:
+    """One input file's bytes into a Page; its suffix says how to read it."""
     path = Path(path)
-    text, encoding = read_text(path)
+    text, encoding = decode_text(data, path)
     name = str(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
@@ -718,25 +775,35 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
     from .dedup import dedupe_turns
 
     files = expand_paths(paths)
-    seen_conv: dict[str, int] = {}
-    pages = []
-    for f in files:
-        page = read_page(f)
-        if not page.structured:
-            conv = page.turns[0].conversation_id
-            if conv in seen_conv:  # same file name in two folders
-                seen_conv[conv] += 1
-                new = f"{conv}~{seen_conv[conv]}"
-                page = Page(
-                    page.path,
-                    page.encoding,
-                    False,
-                    tuple(_reconv(t, new) for t in page.turns),
-                    page.dropped,
-                )
-            else:
-                seen_conv[conv] = 1
-        pages.append(page)
+    pages = [read_page(f) for f in files]
+    # Structured ids are the user's: one id, one turn, across all inputs.
+    owner: dict[str, str] = {}
+    for page in pages:
+        if page.structured:
+            for t in page.turns:
+                if t.id in owner:
+                    raise InputError(
+                        page.path,
+                        f"id {t.id!r} is also used in {owner[t.id]}",
+                        line=t.meta["sources"][0].get("line"),
+                    )
+                owner[t.id] = page.path
+    # Page ids are ours: a page whose conversation id is taken (the same file
+    # name in two folders, or a CSV of that name) is renamed conv~2, conv~3...
+    taken = {t.conversation_id for p in pages if p.structured for t in p.turns}
+    for k, page in enumerate(pages):
+        if page.structured:
+            continue
+        conv = page.turns[0].conversation_id
+        new, n = conv, 1
+        while new in taken or any(t.id in owner for t in _renamed(page, new)):
+            n += 1
+            new = f"{conv}~{n}"
+        taken.add(new)
+        if new != conv:
+            pages[k] = Page(
+                page.path, page.encoding, False, _renamed(page, new), page.dropped
+            )
     raw = [t for p in pages if not p.structured for t in p.turns]
     structured = [t for p in pages if p.structured for t in p.turns]
     raw, n_quotes = extract_repeated_quotes(raw)
@@ -752,6 +819,12 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
         quotes_found=n_quotes,
         stats={"encodings": {p.path: p.encoding for p in pages}},
     )
+
+
+def _renamed(page: Page, conv: str) -> tuple[Turn, ...]:
+    if page.turns[0].conversation_id == conv:
+        return page.turns
+    return tuple(_reconv(t, conv) for t in page.turns)
 
 
 def _reconv(turn: Turn, conv: str) -> Turn:
