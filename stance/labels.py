@@ -51,7 +51,11 @@ def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
     reader = csv.DictReader(io.StringIO(text))
     fields = [f.strip() for f in (reader.fieldnames or [])]
     if "text" not in fields or "stance" not in fields:
-        raise InputError(path, "label file needs 'text' and 'stance' columns")
+        found = ", ".join(fields)
+        found = found if len(found) <= 60 else found[:59] + "…"
+        raise InputError(
+            path, f"label file needs 'text' and 'stance' columns (found: {found})"
+        )
     labels: list[Label] = []
     seen: dict[str, Label] = {}
     try:
