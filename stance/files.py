@@ -259,12 +259,14 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         )
     except OSError as exc:
         raise InputError(path, f"cannot write: {exc.strerror}") from None
+    committing = False
     try:
         os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(
             fd, mode, encoding=encoding, newline="" if encoding else None
         ) as fh:
             yield fh
+            committing = True
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -272,7 +274,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.strerror:
+        if _write_failure(exc, committing):
             raise InputError(path, f"cannot write: {exc.strerror}") from None
         raise
 
@@ -304,8 +306,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         )
     except OSError as exc:
         raise InputError(path, f"cannot write: {exc.strerror}") from None
+    committing = False
     try:
         yield tmp
+        committing = True
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -324,9 +328,22 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
             _fsync_dir(parent)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.strerror:
+        if _write_failure(exc, committing):
             raise InputError(path, f"cannot write: {exc.strerror}") from None
         raise
+
+
+# Errors that mean "this output cannot be written", wherever they arise; other
+# OSErrors from the caller's own code (reading an input) pass through as they are.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _write_failure(exc: BaseException, committing: bool) -> bool:
+    return (
+        isinstance(exc, OSError)
+        and bool(exc.strerror)
+        and (committing or exc.errno in _WRITE_ERRNOS)
+    )
 
 
 _RENAME_EXCHANGE = 2

@@ -372,3 +372,17 @@ def test_killed_stance_label_cli_output(tmp_path):
         assert now in (refs[held], refs[name]), "partial or mixed output"
         held = name if now == refs[name] else held
     assert expand_paths([out.parent]) == [out]
+
+
+def test_write_failures_name_the_output_but_read_failures_pass_through(tmp_path):
+    """/dev/full fails every write with ENOSPC, like a full disk."""
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(InputError, match="out.jsonl: cannot write: No space left"):
+        with atomic_open(out) as fh:
+            with open("/dev/full", "w") as full:
+                full.write("x")
+                full.flush()
+    with pytest.raises(FileNotFoundError), atomic_open(out) as fh:
+        fh.write("partial")
+        open(tmp_path / "missing-input.txt")  # the caller's problem, not the output's
+    assert not out.exists() and hidden(tmp_path) == []
