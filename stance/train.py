@@ -210,9 +210,14 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-        return data.get("metrics", {}).get(METHOD)
-    except (json.JSONDecodeError, OSError):
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
         return None
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    found = metrics.get(METHOD) if isinstance(metrics, dict) else None
+    ok = isinstance(found, dict) and all(
+        isinstance(found.get(k), int | float) for k in ("macro_f1", "f_avg")
+    )
+    return found if ok else None  # a previous model we cannot compare with
 
 
 def model_card(report: dict, schema: Schema, extra: dict) -> str:
