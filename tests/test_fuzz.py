@@ -582,3 +582,46 @@ def test_fuzz_append_label_round_trip(rows):
 def test_real_pages_accounting(page):
     """Accounting on every real page as it is, with the same checker as the fuzzers."""
     check_page_bytes(page.read_bytes(), page.name)
+
+
+SCHEMA_LINES = (ROOT / "labels" / "schema.toml").read_text(encoding="utf-8").split("\n")
+toml_value = st.sampled_from(
+    ['"text"', "3", "[]", "[1, 2]", '["a", "b"]', "true", "{}", '""', "[[]]"]
+)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["delete", "duplicate", "retype", "flip"]),
+            st.integers(0, len(SCHEMA_LINES) - 1),
+            toml_value,
+            st.integers(0, 255),
+        ),
+        max_size=4,
+    )
+)
+def test_fuzz_schema_reader(edits):
+    """A hand-edited schema.toml: read, or one InputError naming the problem."""
+    from stance.schema import read_schema
+
+    count_case("schema reader")
+    lines = list(SCHEMA_LINES)
+    for op, i, value, byte in edits:
+        i = min(i, len(lines) - 1)
+        if op == "delete" and lines:
+            del lines[i]
+        elif op == "duplicate" and lines:
+            lines.insert(i, lines[i])
+        elif op == "retype" and lines and "=" in lines[i]:
+            lines[i] = lines[i].split("=", 1)[0] + "= " + value
+        elif op == "flip" and lines and lines[i]:
+            lines[i] = lines[i][:-1] + chr(byte)
+    path = TMP / "schema.toml"
+    path.write_text("\n".join(lines), encoding="utf-8", errors="surrogateescape")
+    try:
+        schema = read_schema(path)
+    except InputError:
+        return
+    assert len(schema.names) >= 2 and set(schema.sides) <= set(schema.names)
