@@ -12,6 +12,8 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -359,7 +361,14 @@ def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, floa
             coef, intercept, temperature = (
                 np.asarray(npz[k]) for k in ("coef", "intercept", "temperature")
             )
-    except (ValueError, KeyError, OSError, EOFError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
         raise ModelError(f"{path}: unreadable head ({exc})") from None
     for name, arr in (
         ("coef", coef),

@@ -625,3 +625,104 @@ def test_fuzz_schema_reader(edits):
     except InputError:
         return
     assert len(schema.names) >= 2 and set(schema.sides) <= set(schema.names)
+
+
+def _saved_model() -> Path:
+    """A small real model directory (fitted head, fake encoder id), saved once."""
+    import numpy as np
+
+    from stance.classify import StanceClassifier, StanceHead
+
+    path = TMP / "model-src"
+    if not path.is_dir():
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(30, 8))
+        y = np.array(list(NAMES) * 10)
+        model = StanceClassifier()
+        model.head_ = StanceHead(calibrate=False).fit(X, y)
+        model.classes_, model.encoder_id_ = model.head_.classes_, "fake@fuzz"
+        model.save(path)
+    return path
+
+
+config_edit = st.tuples(
+    st.sampled_from(["delete", "retype", "head-bytes", "head-array", "redigest"]),
+    st.sampled_from(
+        [
+            "format",
+            "stance_version",
+            "encoder",
+            "encoder.id",
+            "encoder.backend",
+            "classes",
+            "head",
+            "head.C",
+            "head.calibrate",
+            "files",
+            "files.head.npz",
+            "schema",
+            "training",
+        ]
+    ),
+    json_value,
+    st.integers(0, 10_000),
+)
+
+
+@FUZZ
+@given(st.lists(config_edit, min_size=1, max_size=4))
+def test_fuzz_model_directory(edits):
+    """A damaged or forged model directory: loaded, or one ModelError."""
+    import shutil
+
+    import numpy as np
+
+    from stance.classify import StanceClassifier, config_digest
+    from stance.errors import StanceError
+
+    count_case("model directory")
+    path = TMP / "model"
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(_saved_model(), path)
+    cfg = json.loads((path / "config.json").read_text())
+    for op, key, value, k in edits:
+        *parents, leaf = (
+            key.split(".", 1)
+            if key.startswith(("encoder.", "head.", "files."))
+            else [key]
+        )
+        target = cfg
+        for part in parents:
+            target = target.get(part) if isinstance(target, dict) else None
+        if op == "delete" and isinstance(target, dict):
+            target.pop(leaf, None)
+        elif op == "retype" and isinstance(target, dict):
+            target[leaf] = value
+        elif op == "head-bytes":
+            data = bytearray((path / "head.npz").read_bytes())
+            data[k % len(data)] ^= 0x5A
+            (path / "head.npz").write_bytes(bytes(data))
+        elif op == "head-array":  # a forger rewrites the arrays and the hashes
+            arrays = {
+                "coef": np.zeros((3, 8)),
+                "intercept": np.zeros(3),
+                "temperature": np.ones(1),
+            }
+            arrays[["coef", "intercept", "temperature"][k % 3]] = np.asarray(
+                [[1.0, float("nan")], [2.0, 3.0]] if k % 2 else [k % 5]
+            )
+            np.savez(path / "head.npz", **arrays)
+        elif op == "redigest" and isinstance(cfg.get("files"), dict):
+            from stance.files import sha256_file
+
+            cfg["files"]["head.npz"] = sha256_file(path / "head.npz")
+            cfg["config_sha256"] = config_digest(cfg)
+    (path / "config.json").write_text(json.dumps(cfg))
+    try:
+        model = StanceClassifier.load(path, check_encoder=False)
+    except StanceError:
+        return
+    assert model.predict_proba  # loaded models are usable
+    X = np.zeros((2, model.head_.coef_.shape[1]))
+    p = model.head_.predict_proba(X)
+    assert p.shape == (2, len(model.classes_)) and np.allclose(p.sum(axis=1), 1)
