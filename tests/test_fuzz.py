@@ -9,10 +9,12 @@ out that was not in the input. The number of examples each test ran is printed
 at the end of the session (conftest.pytest_terminal_summary).
 """
 
+import atexit
 import csv
 import io
 import json
 import os
+import shutil
 import signal
 import tempfile
 from contextlib import contextmanager
@@ -42,6 +44,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TMP = Path(tempfile.mkdtemp(prefix="stance-fuzz-"))
+atexit.register(shutil.rmtree, TMP, True)
 REAL_PAGES = sorted(p for p in THREADS.glob("*.txt"))
 REAL_LINES = sorted(
     {
@@ -673,8 +676,6 @@ config_edit = st.tuples(
 @given(st.lists(config_edit, min_size=1, max_size=4))
 def test_fuzz_model_directory(edits):
     """A damaged or forged model directory: loaded, or one ModelError."""
-    import shutil
-
     import numpy as np
 
     from stance.classify import StanceClassifier, config_digest
