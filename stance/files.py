@@ -170,6 +170,8 @@ def check_output_path(path: str | Path, *, directory: bool = False) -> Path:
         raise InputError(path, f"output directory {parent} is read-only")
     if directory and path.exists() and not path.is_dir():
         raise InputError(path, "output path is a file, expected a directory")
+    if directory and path.is_dir() and not writable_dir(path):
+        raise InputError(path, "output directory is read-only")
     if not directory and path.is_dir():
         raise InputError(path, "output path is a directory")
     return path

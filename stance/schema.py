@@ -133,10 +133,10 @@ def init_debate(
 
     Refuses to overwrite an existing schema. Returns the files written.
     """
-    from .files import atomic_write_text
+    from .files import atomic_write_text, check_output_path
     from .labels import LABEL_COLUMNS
 
-    directory = Path(directory)
+    directory = check_output_path(directory, directory=True)
     names = [n.strip() for n in labels if n.strip()]
     schema_path = directory / "labels" / SCHEMA_FILE
     if schema_path.exists():

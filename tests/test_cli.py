@@ -191,8 +191,10 @@ TAKES = {
     "label": {"pages", "model", "out"},
     "evaluate": {"labels", "model"},
     "report": {"pages", "model", "out"},
+    "init": {"out"},
 }
 NOT_APPLICABLE = {
+    "inputs": "takes no input files",
     "labels": "a label file is read as a CSV of turns (valid input)",
     "model": "takes no model",
     "out": "writes no file",
@@ -264,9 +266,16 @@ def bad_input_cases(tmp_path):
         for k, bad in enumerate(BAD_INPUTS):
             out_dir = tmp_path / f"out-{cmd}-{k}"
             out_dir.mkdir()
-            out = out_dir / ("model" if cmd == "train" else "result.jsonl")
-            if cmd == "report":
-                out = out_dir / "report.html"
+            out = out_dir / {"train": "model", "report": "report.html"}.get(
+                cmd, "result.jsonl"
+            )
+            if cmd == "init":
+                out = out_dir / "debate"
+            if not takes & {"pages", "labels"} and not bad.startswith(
+                ("model", "output")
+            ):
+                cases.append((cmd, bad, None, NOT_APPLICABLE["inputs"], None))
+                continue
             inputs = [labels] if "labels" in takes else [page]
             model, expected = [], None
             if bad in ("empty file", "binary file"):
@@ -330,7 +339,9 @@ def bad_input_cases(tmp_path):
                 out = parent / out.name
                 expected = "does not exist" if "missing" in bad else "is read-only"
             argv = [cmd, *inputs, *model]
-            if "out" in takes:
+            if cmd == "init":
+                argv = [cmd, out, "--target", "The rumour is true", "--labels", "a,b"]
+            elif "out" in takes:
                 argv += ["-o", out]
             cases.append((cmd, bad, argv, expected, out_dir))
     return cases
