@@ -1,6 +1,8 @@
 """Benchmarks: prints a table and writes bench/results/latest.md.
 
-Run with `make bench`. Figures vary about ±20 % run to run on a 2-core machine.
+Run with `make bench`; `python bench/run.py --only single-line-page` runs one
+measure and writes bench/results/single-line-page.md. Figures vary about ±20 %
+run to run on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -55,7 +57,98 @@ def synthetic(texts: list[str], n: int, seed: int = 0) -> list[str]:
     return out
 
 
+def single_line_page(path: Path, size: int, seed: int = 0) -> Path:
+    """A page of `size` bytes without a line break: real thread words, shuffled."""
+    threads = ROOT.parent / "shared" / "threads"
+    if not threads.is_dir():
+        threads = ROOT / "seeds" / "threads"
+    words = " ".join(
+        p.read_text(encoding="utf-8") for p in sorted(threads.glob("*.txt"))
+    ).split()
+    rng = random.Random(seed)
+    out, n = [], 0
+    while n < size:
+        w = rng.choice(words)
+        out.append(w)
+        n += len(w.encode("utf-8")) + 1
+    path.write_bytes(" ".join(out).encode("utf-8")[:size])
+    return path
+
+
+def run_measured(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one subprocess, from its own rusage."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()[-500:]}")
+    return took, usage.ru_maxrss / 1024
+
+
+def bench_single_line_page(env) -> list[tuple[str, str, str]]:
+    """`stance parse` on pages with no line breaks: 5 MB and 50 MB."""
+    rows, times = [], {}
+    tmp = Path(tempfile.mkdtemp(prefix="stance-bench-page-"))
+    stance = [sys.executable, "-m", "stance.cli"]
+    for mb in (5, 50):
+        page = single_line_page(tmp / f"one-line-{mb}mb.txt", mb * 1_000_000)
+        out = tmp / f"turns-{mb}.jsonl"
+        took, rss = run_measured([*stance, "parse", str(page), "-o", str(out)], env)
+        times[mb] = took
+        rows.append(
+            (
+                f"`stance parse` {mb} MB page without line breaks",
+                f"{took:.1f} s, peak RSS {rss:.0f} MB",
+                "peak RSS <= 2048 MB" if mb == 50 else "-",
+            )
+        )
+        page.unlink()
+        out.unlink()
+    rows.append(
+        (
+            "single-line page time ratio 50 MB / 5 MB",
+            f"{times[50] / times[5]:.1f}x",
+            "<= 12x (no quadratic step)",
+        )
+    )
+    return rows
+
+
+def write_table(rows, name: str) -> None:
+    machine = f"{os.cpu_count()} cores, {cpu_model()}"
+    command = "`make bench` (python bench/run.py)"
+    if name != "latest":
+        command = f"`python bench/run.py --only {name}`"
+    lines = [
+        f"Machine: {machine}. Command: {command}.",
+        "",
+        "| measure | result | target |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(text)
+
+
+ONLY = {"single-line-page": bench_single_line_page}
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=sorted(ONLY), help="run one measure only")
+    args = parser.parse_args()
+    if args.only:
+        env = {**os.environ, "STANCE_CACHE": tempfile.mkdtemp(prefix="stance-bench-")}
+        write_table(ONLY[args.only](env), args.only)
+        return
     rows = []
     env = {**os.environ, "STANCE_CACHE": tempfile.mkdtemp(prefix="stance-bench-")}
     stance = [sys.executable, "-m", "stance.cli"]
@@ -109,15 +202,8 @@ def main() -> None:
     rows.append(("pipeline embed, warm cache", f"{warm:.0f} turns/s "
                  f"({warm / cold:.0f}x cold)", ">= 50x cold"))
 
-    machine = f"{os.cpu_count()} cores, {cpu_model()}"
-    lines = [f"Machine: {machine}. Command: `make bench` (python bench/run.py).", "",
-             "| measure | result | target |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.md").write_text(text)
+    rows += bench_single_line_page(env)
+    write_table(rows, "latest")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -332,6 +334,7 @@ class StanceClassifier:
                 card or f"# stance model\n\n{config}\n", encoding="utf-8"
             )
             config["files"] = {name: sha256_file(tmp / name) for name in names}
+            config[CONFIG_DIGEST] = config_digest(config)
             (tmp / CONFIG_FILE).write_text(
                 json.dumps(config, indent=2) + "\n", encoding="utf-8"
             )
@@ -341,63 +344,8 @@ class StanceClassifier:
     def load(cls, directory: str | Path, embedder=None, check_encoder: bool = True):
         """Load a model directory: JSON and arrays only, every file hash-checked."""
         directory = Path(directory)
-        cfg_path = directory / CONFIG_FILE
-        if not directory.is_dir():
-            raise ModelError(f"{directory}: not a model directory")
-        if not cfg_path.is_file():
-            raise ModelError(f"{directory}: missing {CONFIG_FILE}")
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelError(f"{cfg_path}: not a {FORMAT} model")
-        if (
-            config.get("stance_version", "").split(".")[:2]
-            != __version__.split(".")[:2]
-        ):
-            raise ModelError(
-                f"{directory}: made by stance {config.get('stance_version')}, this is "
-                f"{__version__}; retrain with `stance train`"
-            )
-        files = config.get("files") or {}
+        config = read_config(directory)
         lex_cfg = config.get("lexical")
-        needed = (HEAD_FILE, CARD_FILE) + ((VOCAB_FILE,) if lex_cfg else ())
-        for name in needed:
-            path = directory / name
-            if not path.is_file():
-                raise ModelError(f"{directory}: missing {name}")
-            if files.get(name) != sha256_file(path):
-                raise ModelError(
-                    f"{path}: sha256 does not match config.json (altered file); refusing "
-                    "to load"
-                )
-        try:
-            with np.load(directory / HEAD_FILE, allow_pickle=False) as npz:
-                coef, intercept = npz["coef"], npz["intercept"]
-                temperature = float(npz["temperature"][0])
-                lex = (
-                    {
-                        k: npz[k]
-                        for k in (
-                            "lex_coef",
-                            "lex_intercept",
-                            "lex_temperature",
-                            "lex_idf",
-                        )
-                    }
-                    if lex_cfg
-                    else None
-                )
-            vocab = (
-                json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
-                if lex_cfg
-                else None
-            )
-        except (ValueError, KeyError, OSError) as exc:
-            raise ModelError(
-                f"{directory / HEAD_FILE}: unreadable head ({exc})"
-            ) from None
         model = cls(
             backend=config["encoder"]["backend"],
             C=config["head"]["C"],
@@ -416,34 +364,183 @@ class StanceClassifier:
                 )
         head = StanceHead(C=model.C, calibrate=model.calibrate)
         head.classes_ = np.array(config["classes"])
-        head.coef_, head.intercept_, head.temperature_ = coef, intercept, temperature
-        if coef.shape[0] != len(head.classes_):
-            raise ModelError(f"{directory}: head shape does not match its classes")
+        head.coef_, head.intercept_, head.temperature_ = _read_head(
+            directory / HEAD_FILE, len(head.classes_)
+        )
         model.head_ = head
         model.classes_ = head.classes_
         if lex_cfg:
-            lex_head = StanceHead(C=float(lex_cfg["C"]))
-            lex_head.classes_ = head.classes_
-            lex_head.coef_, lex_head.intercept_ = lex["lex_coef"], lex["lex_intercept"]
-            lex_head.temperature_ = float(lex["lex_temperature"][0])
-            if (
-                not isinstance(vocab, list)
-                or lex_head.coef_.shape
-                != (
-                    len(head.classes_),
-                    len(vocab),
-                )
-                or len(lex["lex_idf"]) != len(vocab)
-            ):
-                raise ModelError(
-                    f"{directory}: lexical head does not match its vocabulary"
-                )
-            model.lexical_ = LexicalHead.from_arrays(
-                vocab, lex["lex_idf"], lex_head, float(lex_cfg["C"])
-            )
+            model.lexical_ = _read_lexical(directory, lex_cfg, head.classes_)
         model.encoder_id_ = config["encoder"]["id"]
         model.config_ = config
         return model
+
+
+CONFIG_DIGEST = "config_sha256"
+
+
+def config_digest(config: dict) -> str:
+    """sha256 of the config's content without the digest itself."""
+    import hashlib
+
+    body = {k: v for k, v in config.items() if k != CONFIG_DIGEST}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=True).encode("utf-8")
+    ).hexdigest()
+
+
+def read_config(directory: Path) -> dict:
+    """The checked config of a model directory; a ModelError names any problem.
+
+    Checks, in order: the format, the stance version, the config's own digest
+    (when recorded), the fields loading needs, and the sha256 of every file.
+    """
+    cfg_path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: not a model directory")
+    if not cfg_path.is_file():
+        raise ModelError(f"{directory}: missing {CONFIG_FILE}")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError(f"{cfg_path}: not a {FORMAT} model")
+    version = config.get("stance_version")
+    if str(version).split(".")[:2] != __version__.split(".")[:2]:
+        raise ModelError(
+            f"{directory}: made by stance {version}, this is {__version__}; "
+            "retrain with `stance train`"
+        )
+    if CONFIG_DIGEST in config and config[CONFIG_DIGEST] != config_digest(config):
+        raise ModelError(
+            f"{cfg_path}: content does not match its {CONFIG_DIGEST} (altered "
+            "file); refusing to load"
+        )
+    problem = _config_problem(config)
+    if problem:
+        raise ModelError(f"{cfg_path}: {problem}")
+    needed = (HEAD_FILE, CARD_FILE) + ((VOCAB_FILE,) if config.get("lexical") else ())
+    for name in needed:
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{directory}: missing {name}")
+        if config["files"].get(name) != sha256_file(path):
+            raise ModelError(
+                f"{path}: sha256 does not match config.json (altered file); refusing "
+                "to load"
+            )
+    return config
+
+
+def _config_problem(config: dict) -> str | None:
+    def is_num(x):
+        return isinstance(x, int | float) and not isinstance(x, bool)
+
+    enc, head, files = config.get("encoder"), config.get("head"), config.get("files")
+    classes = config.get("classes")
+    if not isinstance(enc, dict) or not all(
+        isinstance(enc.get(k), str) for k in ("id", "backend")
+    ):
+        return "'encoder' needs an 'id' and a 'backend'"
+    if not isinstance(head, dict) or not is_num(head.get("C")):
+        return "'head' needs a numeric 'C'"
+    if not isinstance(head.get("calibrate"), bool):
+        return "'head.calibrate' must be true or false"
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, str) and c for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        return "'classes' must list at least two distinct names"
+    if not isinstance(files, dict):
+        return "'files' (the sha256 of each model file) is missing"
+    return None
+
+
+def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The head's arrays, numeric and of consistent shapes; never unpickles."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            coef, intercept, temperature = (
+                np.asarray(npz[k]) for k in ("coef", "intercept", "temperature")
+            )
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise ModelError(f"{path}: unreadable head ({exc})") from None
+    for name, arr in (
+        ("coef", coef),
+        ("intercept", intercept),
+        ("temperature", temperature),
+    ):
+        if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
+            raise ModelError(f"{path}: '{name}' is not an array of finite numbers")
+    if coef.ndim != 2 or coef.shape[0] != n_classes or coef.shape[1] < 1:
+        raise ModelError(f"{path}: head shape {coef.shape} does not match its classes")
+    if intercept.shape != (n_classes,) or temperature.shape != (1,):
+        raise ModelError(f"{path}: intercept or temperature has the wrong shape")
+    if not temperature[0] > 0:
+        raise ModelError(f"{path}: temperature must be positive")
+    return coef.astype(np.float64), intercept.astype(np.float64), float(temperature[0])
+
+
+def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
+    """The TF-IDF head: vocabulary from JSON, idf and coefficients from the npz."""
+    path = directory / HEAD_FILE
+    C = cfg.get("C") if isinstance(cfg, dict) else None
+    weight = cfg.get("weight") if isinstance(cfg, dict) else None
+    if not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in (C, weight)
+    ):
+        raise ModelError(
+            f"{directory / CONFIG_FILE}: 'lexical' needs numeric 'C' and 'weight'"
+        )
+    try:
+        vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        with np.load(path, allow_pickle=False) as npz:
+            coef, intercept, temperature, idf = (
+                np.asarray(npz[k])
+                for k in ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf")
+            )
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise ModelError(f"{directory}: unreadable lexical head ({exc})") from None
+    n = len(classes)
+    if (
+        not isinstance(vocab, list)
+        or not all(isinstance(t, str) for t in vocab)
+        or len(set(vocab)) != len(vocab)
+        or any(
+            a.dtype.kind not in "fiu" or not np.all(np.isfinite(a))
+            for a in (coef, intercept, temperature, idf)
+        )
+        or coef.shape != (n, len(vocab))
+        or intercept.shape != (n,)
+        or idf.shape != (len(vocab),)
+        or temperature.shape != (1,)
+        or not temperature[0] > 0
+    ):
+        raise ModelError(f"{directory}: lexical head does not match its vocabulary")
+    head = StanceHead(C=float(C))
+    head.classes_ = np.asarray(classes)
+    head.coef_, head.intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
+    head.temperature_ = float(temperature[0])
+    return LexicalHead.from_arrays(vocab, idf, head, float(C))
 
 
 def _library_versions() -> dict[str, str]:

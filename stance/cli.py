@@ -133,8 +133,11 @@ def train_cli(
         typer.Argument(help="Label files or folders (default: labels/)"),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Model directory to write")
-    ] = Path("models/default"),
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Model directory to write (default: models/default)"
+        ),
+    ] = None,
     schema: SchemaOpt = None,
     encoder: EncoderOpt = "onnx",
     json_out: Annotated[
@@ -153,11 +156,16 @@ def train_cli(
 
     Example: stance train labels/ -o models/default
     """
+    from .files import check_output_path
     from .labels import label_files
     from .schema import find_schema, project_root
     from .train import metrics_table, train
 
     sch = find_schema(schema)
+    if output is None:
+        output = project_root(sch) / "models" / "default"
+        output.parent.mkdir(exist_ok=True)
+    check_output_path(output, directory=True)
     files = label_files(labels, project_root(sch) / "labels")
     report = train(
         files, sch, output, backend=encoder, previous=output, threads=threads

@@ -27,18 +27,28 @@ _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
 
 
-def shingle_hashes(norm: str) -> np.ndarray:
-    """Sorted unique 32-bit hashes of the character 5-grams of a normalised text."""
-    data = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8).astype(np.uint64)
-    if data.size < SHINGLE:
-        data = np.pad(data, (0, SHINGLE - data.size))
-    h = np.zeros(data.size - SHINGLE + 1, dtype=np.uint64)
-    for k in range(SHINGLE):
-        h = h * np.uint64(1_000_003) + data[k : data.size - SHINGLE + 1 + k]
-    h ^= h >> np.uint64(29)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(32)
-    return np.unique(h & _MAX_HASH)
+def shingle_hashes(norm: str, chunk: int = 1 << 20) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the character 5-grams of a normalised text.
+
+    Hashed `chunk` shingles at a time, so a page-sized text needs a few arrays
+    of `chunk` elements, not several of its own length.
+    """
+    raw = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8)
+    if raw.size < SHINGLE:
+        raw = np.pad(raw, (0, SHINGLE - raw.size))
+    n = raw.size - SHINGLE + 1
+    parts = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        data = raw[start : stop + SHINGLE - 1].astype(np.uint64)
+        h = np.zeros(stop - start, dtype=np.uint64)
+        for k in range(SHINGLE):
+            h = h * np.uint64(1_000_003) + data[k : k + stop - start]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+        parts.append(np.unique(h & _MAX_HASH))
+    return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
 
 
 def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -48,11 +58,15 @@ def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def minhash_signature(hashes: np.ndarray, perms) -> np.ndarray:
+def minhash_signature(hashes: np.ndarray, perms, chunk: int = 4096) -> np.ndarray:
+    """Minimum of each permutation over the hashes, `chunk` rows at a time."""
     a, b = perms
-    hv = hashes[:, None]
-    phv = ((hv * a[None, :] + b[None, :]) % _MERSENNE) & _MAX_HASH
-    return phv.min(axis=0)
+    sig = np.full(a.shape, _MAX_HASH, dtype=np.uint64)
+    for start in range(0, hashes.size, chunk):
+        hv = hashes[start : start + chunk, None]
+        phv = ((hv * a[None, :] + b[None, :]) % _MERSENNE) & _MAX_HASH
+        np.minimum(sig, phv.min(axis=0), out=sig)
+    return sig
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

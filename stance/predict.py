@@ -7,6 +7,7 @@ millions of turns; raw pages go through the parser (quotes, dedup) first.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from .errors import InputError, ModelError
 from .parse import (
     STRUCTURED_SUFFIXES,
     expand_paths,
-    parse_csv_text,
+    iter_csv_turns,
     parse_jsonl_lines,
     parse_paths,
 )
@@ -43,8 +44,10 @@ def default_model_dirs(schema=None) -> list[Path]:
     ]
 
 
-def _check_schema(model, schema) -> None:
+def _check_schema(model, schema, path) -> None:
     trained = model.config_.get("schema", {})
+    if not isinstance(trained, dict):
+        raise ModelError(f"{path}: 'schema' in config.json is not an object")
     if (
         schema is not None
         and trained
@@ -54,9 +57,9 @@ def _check_schema(model, schema) -> None:
         )
     ):
         raise ModelError(
-            f"model was trained under schema '{trained.get('name')}' "
-            f"({', '.join(trained.get('labels', []))}) but the current schema is "
-            f"'{schema.name}' ({', '.join(schema.names)})"
+            f"{path}: trained under schema '{trained.get('name')}' "
+            f"({', '.join(map(str, trained.get('labels', [])))}) but the current "
+            f"schema is '{schema.name}' ({', '.join(schema.names)})"
         )
 
 
@@ -85,41 +88,41 @@ def load_model(path: Path | str | None, schema=None, embedder=None):
             )
         path = found[0]
     model = StanceClassifier.load(path, embedder=embedder)
-    _check_schema(model, schema)
+    _check_schema(model, schema, path)
     return model
 
 
-def iter_structured(path: Path) -> Iterator[Turn]:
-    """Stream turns from a JSONL or CSV file without reading it whole."""
-    suffix = path.suffix.lower()
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(path, exc.strerror or "cannot open") from None
+def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Turn]:
+    """Stream turns from a JSONL or CSV file without reading it whole.
+
+    UTF-8 and BOM-marked files stream; a file in another encoding is decoded
+    whole, as `stance parse` would.
+    """
+    from .files import read_text, sniff_encoding
+
+    encoding = sniff_encoding(path)
+    if encoding is None:
+        text, _ = read_text(path)
+        fh = io.StringIO(text, newline="")
+    else:
+        try:
+            fh = open(path, encoding=encoding, newline="")
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot open") from None
     with fh:
         try:
-            if suffix == ".jsonl":
+            if path.suffix.lower() == ".jsonl":
                 n = 0
-                for turn in parse_jsonl_lines(fh, str(path)):
+                for turn in parse_jsonl_lines(fh, str(path), seen_ids):
                     n += 1
                     yield turn
                 if n == 0:
                     raise InputError(path, "no utterances in file")
             else:
-                header = fh.readline()
-                if "text" not in [c.strip() for c in next(csv.reader([header]), [])]:
-                    raise InputError(path, "CSV has no 'text' column")
-                chunk: list[str] = [header]
-                for line in fh:
-                    chunk.append(line)
-                    if len(chunk) >= 5000:
-                        yield from parse_csv_text("".join(chunk), str(path))
-                        chunk = [header]
-                if len(chunk) > 1:
-                    yield from parse_csv_text("".join(chunk), str(path))
-        except UnicodeDecodeError:
+                yield from iter_csv_turns(fh, str(path), seen_ids)
+        except UnicodeDecodeError as exc:
             raise InputError(
-                path, "not UTF-8; convert it or pass it as a page"
+                path, f"not {encoding} past its start ({exc.reason}); convert it"
             ) from None
 
 
@@ -128,14 +131,19 @@ def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
     files = expand_paths(paths)
     structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
     pages = [f for f in files if f not in structured]
+    seen: set[str] = set()
     if pages:
-        yield from parse_paths(pages).turns
+        for turn in parse_paths(pages).turns:
+            seen.add(turn.id)
+            yield turn
     for f in structured:
-        yield from iter_structured(f)
+        yield from iter_structured(f, seen)
 
 
 def model_name(model) -> str:
-    return model.config_.get("training", {}).get("method", "model")
+    training = model.config_.get("training")
+    method = training.get("method") if isinstance(training, dict) else None
+    return str(method or "model")
 
 
 def rows_from_proba(

@@ -52,13 +52,18 @@ def read_schema(path: str | Path) -> Schema:
         raise InputError(path, "no schema file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, f"invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
     raw = data.get("labels")
     if not isinstance(raw, list) or len(raw) < 2:
         raise InputError(path, "schema needs at least two [[labels]]")
     specs = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+        if not isinstance(item, dict) or not _is_text(item.get("name")):
             raise InputError(path, f"label {i + 1} has no name")
+        examples = item.get("examples", [])
+        if not isinstance(examples, list) or not all(map(_is_text, examples)):
+            raise InputError(path, f"label {i + 1}: 'examples' must be a list of texts")
         specs.append(
             LabelSpec(
                 name=str(item["name"]).strip(),
@@ -70,7 +75,10 @@ def read_schema(path: str | Path) -> Schema:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InputError(path, "label names repeat")
-    sides = tuple(data.get("sides") or names)
+    sides = data.get("sides") or names
+    if not isinstance(sides, list) or not all(isinstance(x, str) for x in sides):
+        raise InputError(path, "'sides' must be a list of label names")
+    sides = tuple(sides)
     unknown = [s for s in sides if s not in names]
     if unknown:
         raise InputError(path, f"sides name unknown labels: {', '.join(unknown)}")
@@ -81,6 +89,10 @@ def read_schema(path: str | Path) -> Schema:
         sides=sides,
         path=str(path),
     )
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def find_schema(explicit: str | Path | None = None) -> Schema:
@@ -121,10 +133,10 @@ def init_debate(
 
     Refuses to overwrite an existing schema. Returns the files written.
     """
-    from .files import atomic_write_text
+    from .files import atomic_write_text, check_output_path
     from .labels import LABEL_COLUMNS
 
-    directory = Path(directory)
+    directory = check_output_path(directory, directory=True)
     names = [n.strip() for n in labels if n.strip()]
     schema_path = directory / "labels" / SCHEMA_FILE
     if schema_path.exists():

@@ -17,7 +17,7 @@ from .evaluate import (
     metrics,
     tfidf_method,
 )
-from .files import sha256_file
+from .files import check_output_path, sha256_file
 from .labels import Label, load_labels
 from .schema import Schema
 from .zeroshot import METHOD as ZERO_SHOT
@@ -170,6 +170,8 @@ def train(
     threads: list[Path] | None = None,
 ) -> dict:
     """Cross-validate, then fit on all labels and save; return the report dict."""
+    if output is not None:
+        check_output_path(output, directory=True)  # before minutes of work
     labels = load_labels(label_paths, schema.names)
     if len(labels) < 10:
         raise InputError(
@@ -274,11 +276,20 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-        method = data.get("training", {}).get("method", METHOD)
-        found = data.get("metrics", {}).get(method)
-        return {**found, "method": method} if found else None
-    except (json.JSONDecodeError, OSError):
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
         return None
+    training = data.get("training") if isinstance(data, dict) else None
+    method = training.get("method") if isinstance(training, dict) else None
+    method = (
+        method if isinstance(method, str) else EMBEDDING_ONLY
+    )  # no training section
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    found = metrics.get(method) if isinstance(metrics, dict) else None
+    ok = isinstance(found, dict) and all(
+        isinstance(found.get(k), int | float) for k in ("macro_f1", "f_avg")
+    )
+    found = {**found, "method": method} if ok else None
+    return found  # None: a previous model we cannot compare with
 
 
 def model_card(report: dict, schema: Schema, extra: dict) -> str:

@@ -7,6 +7,7 @@ from stance.classify import (
     NotFittedError,
     StanceClassifier,
     StanceHead,
+    config_digest,
     fit_temperature,
 )
 from stance.errors import ModelError
@@ -116,6 +117,7 @@ def test_pickled_object_array_refused_even_with_matching_hash(tmp_path):
     )
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["files"]["head.npz"] = hashlib.sha256(head.read_bytes()).hexdigest()
+    cfg["config_sha256"] = config_digest(cfg)  # a forger recomputes every hash
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match="unreadable head"):
         StanceClassifier.load(tmp_path / "m", check_encoder=False)

@@ -103,3 +103,11 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert np.asarray(img).shape[1] == 1200
     (ROOT / "out").mkdir(exist_ok=True)
     shutil.copy(shot, ROOT / "out" / "report-screenshot.png")
+
+
+def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
+    """Invalid input (check_integrity flags it) that library callers may still pass."""
+    turns = [t("a"), t("b"), t("a"), t("c")]
+    cs = build_chains(turns)
+    assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}
+    assert all(len(set(c.turn_ids)) == len(c.turn_ids) for c in cs.chains)
