@@ -152,7 +152,10 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-        return data.get("metrics", {}).get(METHOD)
+        found = data.get("metrics", {}).get(METHOD)
+        if found is None:
+            return None
+        return {**found, "n_labels": data.get("training", {}).get("n_labels")}
     except (json.JSONDecodeError, OSError):
         return None
 

@@ -205,3 +205,11 @@ def test_debug_flag_shows_traceback(tmp_path):
     empty.write_text("")
     res = run_cli("--debug", "parse", empty)
     assert "Traceback" in res.stderr
+
+
+def test_usage_errors_exit_2_without_internal_error():
+    # typer vendors click: its usage errors must still be reported as such
+    for args in (["parse", "--bogus"], ["suggest", "seeds", "-n", "0"]):
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert "Error:" in res.stderr and "internal error" not in res.stderr
