@@ -11,7 +11,11 @@ and the learning-curve benchmark):
    `margin` = 1 - (p_top1 - p_top2) (default) or `entropy` normalised to [0, 1];
 4. round-robin over conversations: first the most informative turn of every
    conversation (most informative first), then each conversation's second, and
-   so on; a batch of N is the first N of that order.
+   so on; turns of the inputs that are labelled already count as taken, so a
+   conversation with k labelled turns joins at round k + 1. A batch of N is the
+   first N of that order. Because labelled turns keep their place in the
+   rounds, labelling the first turns leaves the order of the rest unchanged:
+   `stance annotate` resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -47,14 +51,16 @@ def diverse_order(
     scores: Sequence[float],
     conversations: Sequence[str],
     groups: Sequence[int] | None = None,
+    taken: dict[str, int] | None = None,
 ) -> list[int]:
     """Indices by decreasing score, one per near-duplicate group, round-robin
-    over conversations (each conversation's best, then each one's second...)."""
+    over conversations (each conversation's best, then each one's second...);
+    `taken` counts turns a conversation has had labelled already."""
     scores = np.asarray(scores, dtype=np.float64)
     by_score = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     seen_groups: set[int] = set()
     rank_in_conv: dict[int, int] = {}
-    taken: dict[str, int] = {}
+    taken = dict(taken or {})
     for i in by_score:
         if groups is not None:
             if groups[i] in seen_groups:
@@ -101,10 +107,15 @@ def rank_turns(
     unc = uncertainty(proba, method)
     groups = duplicate_groups([t.text for t in turns], labelled_texts)
     keep = [i for i, g in enumerate(groups) if g >= 0]
+    labelled: dict[str, int] = {}
+    for t, g in zip(turns, groups, strict=True):
+        if g < 0:
+            labelled[t.conversation_id] = labelled.get(t.conversation_id, 0) + 1
     order = diverse_order(
         unc[keep],
         [turns[i].conversation_id for i in keep],
         [groups[i] for i in keep],
+        taken=labelled,
     )
     out = []
     for k in order:

@@ -84,8 +84,10 @@ def _read_csv(path):
 @pytest.mark.slow
 def test_suggest_cli_batch(project):
     root, held = project
+    # the held-out threads (not the seeds: those share turns with labelled seeds)
+    pages = HELD_OUT_PAGES[2:]
     out = root / "batch.csv"
-    res = run_cli("suggest", *HELD_OUT_PAGES, "-n", 10, "-o", out, cwd=root)
+    res = run_cli("suggest", *pages, "-n", 10, "-o", out, cwd=root)
     assert res.returncode == 0, res.stderr
     assert "10 turns suggested" in res.stderr
     rows = _read_csv(out)
@@ -108,7 +110,7 @@ def test_suggest_cli_batch(project):
     assert not known & {normalize_text(r["text"]) for r in rows}
     assert find_duplicates([r["text"] for r in rows]) == list(range(10))
     # the guesses are the model's: same as `stance label` on the same pages
-    lab = run_cli("label", *HELD_OUT_PAGES, cwd=root)
+    lab = run_cli("label", *pages, cwd=root)
     assert lab.returncode == 0, lab.stderr
     by_id = {}
     for line in lab.stdout.splitlines():
@@ -121,9 +123,9 @@ def test_suggest_cli_batch(project):
         )
     # first round: the most uncertain turn of each conversation, most uncertain
     # first; the single most uncertain unlabelled turn leads the batch
-    unlabelled = [
-        row for row in by_id.values() if normalize_text(row["text"]) not in known
-    ]
+    unlabelled = list(by_id.values())
+    texts = [lab.text for lab in _label_rows(root)]
+    assert duplicate_groups([r["text"] for r in unlabelled], texts).count(-1) == 0
     margins = {
         row["id"]: 1 - np.diff(sorted(row["scores"].values())[-2:])[0]
         for row in unlabelled
@@ -144,7 +146,7 @@ def test_suggest_cli_batch(project):
     u = [float(r["uncertainty"]) for r in first]
     assert u == sorted(u, reverse=True)
     # a larger batch starts with the same turns (the order is stable)
-    res = run_cli("suggest", *HELD_OUT_PAGES, "-n", 30, "--method", "margin", cwd=root)
+    res = run_cli("suggest", *pages, "-n", 30, "--method", "margin", cwd=root)
     assert res.returncode == 0, res.stderr
     bigger = list(csv.DictReader(io.StringIO(res.stdout)))
     assert [r["id"] for r in bigger[:10]] == [r["id"] for r in rows]
@@ -218,3 +220,13 @@ def test_suggest_output_dir_missing_fails_before_work(project):
     root, _ = project
     res = run_cli("suggest", ROOT / "seeds", "-o", root / "no" / "b.csv", cwd=root)
     assert res.returncode == 2 and "does not exist" in res.stderr
+
+
+def test_diverse_order_counts_labelled_turns_as_taken():
+    scores = [0.9, 0.8, 0.5, 0.4]
+    convs = ["a", "a", "b", "b"]
+    assert diverse_order(scores, convs) == [0, 2, 1, 3]
+    # conversation a has one labelled turn: its best now comes in round 2
+    assert diverse_order(scores, convs, taken={"a": 1}) == [2, 0, 3, 1]
+    # labelling the first turn leaves the order of the rest unchanged
+    assert diverse_order(scores[1:], convs[1:], taken={"a": 1}) == [1, 0, 2]
