@@ -497,7 +497,9 @@ def labels_check_cli(
 def main() -> None:
     """Console entry point: run the app, turn library errors into one line + exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a typer.Exit(n) comes back as n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except StanceError as exc:
         if _DEBUG["on"]:
             raise
