@@ -17,9 +17,10 @@ name is accepted too, and the end of input quits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,33 +72,53 @@ def resolve_key(key: str, keys: dict[str, str], names: Sequence[str]) -> tuple |
     return None
 
 
-def key_reader(stream=None) -> Callable[[], str | None]:
-    """A function returning the next key, or None at the end of input.
+@contextlib.contextmanager
+def key_reader(stream=None) -> Iterator[Callable[[], str | None]]:
+    """Yield a function returning the next key, or None at the end of input.
 
-    A terminal gives one key press at a time (no Enter); anything else is read
-    one key per line, blank lines skipped.
+    A terminal is put in cbreak mode for the whole session (restored after), so
+    one key press answers without Enter and keys typed ahead are kept; Ctrl-C
+    and Ctrl-D end the session. Anything else is read one key per line, blank
+    lines skipped.
     """
     stream = stream or sys.stdin
-    if stream.isatty():
-        import click
+    if not stream.isatty():
 
-        def read_char() -> str | None:
+        def read_line() -> str | None:
+            while True:
+                line = stream.readline()
+                if not line:
+                    return None
+                if line.strip():
+                    return line.strip()
+
+        yield read_line
+        return
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def read_char() -> str | None:
+        data = os.read(fd, 1)
+        if not data:
+            return None
+        while True:  # complete a multi-byte UTF-8 character
             try:
-                return click.getchar()
-            except EOFError:
-                return None
+                ch = data.decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                if len(data) >= 4:
+                    return "?"
+                data += os.read(fd, 1)
+        return None if ch in ("\x03", "\x04") else ch
 
-        return read_char
-
-    def read_line() -> str | None:
-        while True:
-            line = stream.readline()
-            if not line:
-                return None
-            if line.strip():
-                return line.strip()
-
-    return read_line
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)  # keep what was typed ahead
+        yield read_char
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 # ------------------------------------------------------------------ skips
@@ -137,6 +158,23 @@ def remove_skipped(labels_path: Path, key: str) -> None:
 
 
 # ------------------------------------------------------------------ the loop
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C (SIGINT) back while a label file is written, so a row is
+    written whole or not at all; it is delivered right after."""
+    import signal
+
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, ValueError, OSError):  # not POSIX / not main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @dataclass
@@ -201,79 +239,87 @@ def annotate_loop(
     console,
     annotator: str = "",
 ) -> Summary:
-    """Ask about each item in turn; append, skip, undo or quit as the keys say."""
-    from .labels import append_label, remove_label
+    """Ask about each item in turn; append, skip, undo or quit as the keys say.
 
+    Ctrl-C ends the session like `q`; a file write and its bookkeeping finish
+    first (`deferred_interrupt`), so the summary matches the files.
+    """
     keys = label_keys(names)
     legend_text = legend(keys, names)
     summary = Summary(str(labels_path), len(items))
     stack: list[tuple[str, int, dict | str]] = []
-    i = 0
     shown = -1
-    while i < len(items):
-        item = items[i]
-        if shown != i:
-            show_item(console, item, i, len(items), names, legend_text)
-            shown = i
-        try:
+    try:
+        while summary.position < len(items):
+            i = summary.position
+            if shown != i:
+                show_item(console, items[i], i, len(items), names, legend_text)
+                shown = i
             key = read_key()
-        except KeyboardInterrupt:
-            key = None
-        if key is None:
-            break
-        action = resolve_key(key, keys, names)
-        if action is None:
-            console.print(f"unknown key {key!r}: {legend_text}", markup=False)
-            continue
-        kind = action[0]
-        turn = item.candidate.turn
-        if kind == "label":
-            row = {
-                "text": turn.text,
-                "stance": action[1],
-                "id": turn.id,
-                "conversation_id": turn.conversation_id,
-                "source": turn_source(turn),
-                "annotator": annotator,
-                "note": "",
-            }
-            append_label(labels_path, row)
-            stack.append(("label", i, row))
-            summary.labelled += 1
-            summary.answers.append(row)
-            console.print(f"-> {action[1]}", markup=False)
-            i += 1
-        elif kind == "skip":
-            add_skipped(labels_path, text_key(turn.text))
-            stack.append(("skip", i, text_key(turn.text)))
-            summary.skipped += 1
-            console.print("-> skipped", markup=False)
-            i += 1
-        elif kind == "undo":
-            if not stack:
-                console.print("nothing to undo in this session", markup=False)
-                continue
-            what, j, payload = stack.pop()
-            if what == "label":
-                remove_label(labels_path, payload)
-                summary.labelled -= 1
-                summary.answers.remove(payload)
-                console.print(
-                    f"undone: '{payload['stance']}' removed from {labels_path}",
-                    markup=False,
-                )
+            if key is None:
+                break
+            action = resolve_key(key, keys, names)
+            if action is None:
+                console.print(f"unknown key {key!r}: {legend_text}", markup=False)
+            elif action[0] == "help":
+                show_help(console, names, legend_text)
+            elif action[0] == "quit":
+                break
             else:
-                remove_skipped(labels_path, payload)
-                summary.skipped -= 1
-                console.print("undone: skip", markup=False)
-            summary.undone += 1
-            i = j
-        elif kind == "help":
-            show_help(console, names, legend_text)
-        else:  # quit
-            break
-    summary.position = i
+                with deferred_interrupt():
+                    message = _apply(
+                        action, items, summary, stack, labels_path, annotator
+                    )
+                console.print(message, markup=False)
+    except KeyboardInterrupt:
+        pass
     return summary
+
+
+def _apply(action, items, summary, stack, labels_path, annotator) -> str:
+    """Do a label / skip / undo: write the file, then update the session state."""
+    from .labels import append_label, remove_label
+
+    i = summary.position
+    turn = items[i].candidate.turn
+    if action[0] == "label":
+        row = {
+            "text": turn.text,
+            "stance": action[1],
+            "id": turn.id,
+            "conversation_id": turn.conversation_id,
+            "source": turn_source(turn),
+            "annotator": annotator,
+            "note": "",
+        }
+        append_label(labels_path, row)
+        stack.append(("label", i, row))
+        summary.labelled += 1
+        summary.answers.append(row)
+        summary.position += 1
+        return f"-> {action[1]}"
+    if action[0] == "skip":
+        add_skipped(labels_path, text_key(turn.text))
+        stack.append(("skip", i, text_key(turn.text)))
+        summary.skipped += 1
+        summary.position += 1
+        return "-> skipped"
+    if not stack:  # undo
+        return "nothing to undo in this session"
+    what, j, payload = stack[-1]
+    if what == "label":
+        remove_label(labels_path, payload)
+        summary.labelled -= 1
+        summary.answers.remove(payload)
+        message = f"undone: '{payload['stance']}' removed from {labels_path}"
+    else:
+        remove_skipped(labels_path, payload)
+        summary.skipped -= 1
+        message = "undone: skip"
+    stack.pop()
+    summary.undone += 1
+    summary.position = j
+    return message
 
 
 def show_help(console, names, legend_text) -> None:
@@ -338,6 +384,7 @@ def annotate(
         + f") -> {labels_path}",
         markup=False,
     )
-    return annotate_loop(
-        items, labels_path, schema.names, key_reader(stdin), console, annotator
-    )
+    with key_reader(stdin) as read_key:
+        return annotate_loop(
+            items, labels_path, schema.names, read_key, console, annotator
+        )

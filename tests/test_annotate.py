@@ -277,3 +277,59 @@ def test_annotate_with_a_four_label_schema(four_label_project):
         "support",
         "comment",
     ]
+
+
+def _read_until(fd, pattern: bytes, timeout: float = 300) -> bytes:
+    import select
+
+    buf = b""
+    deadline = time.time() + timeout
+    while pattern not in buf and time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+@pytest.mark.slow
+def test_terminal_takes_single_key_presses_and_ctrl_c(project):
+    """At a terminal (a pty here) one key press answers, no Enter; Ctrl-C ends
+    the session with every answer kept."""
+    import fcntl
+    import pty
+    import termios
+
+    root, _ = project
+    target = root / "labels" / "tty.csv"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*STANCE, "annotate", *map(str, HELD_OUT_PAGES), "-l", str(target)],
+        cwd=root,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "100"},
+        start_new_session=True,  # the pty becomes its terminal: Ctrl-C is SIGINT
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    try:
+        assert b"[q] quit" in _read_until(master, b"[q] quit")
+        os.write(master, b"n")
+        assert b"-> none" in _read_until(master, b"-> none", 60)
+        _read_until(master, b"[q] quit", 60)
+        os.write(master, b"\x03")  # Ctrl-C
+        out = _read_until(master, b"turns left", 60)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"1 labels added" in out
+    assert [lab.stance for lab in read_labels(target, NAMES3)] == ["none"]
