@@ -152,7 +152,9 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-        found = data.get("metrics", {}).get(METHOD)
+        # the replaced model's own method, so a renamed method still compares
+        method = data.get("training", {}).get("method", METHOD)
+        found = data.get("metrics", {}).get(method)
         if found is None:
             return None
         return {**found, "n_labels": data.get("training", {}).get("n_labels")}
