@@ -365,7 +365,7 @@ def annotate(
     from rich.console import Console
 
     from .files import check_output_path
-    from .predict import load_model
+    from .predict import load_model, model_name
     from .suggest import labelled_texts, predict_turns, project_label_files, rank_turns
 
     labels_path = Path(labels_path)
@@ -381,7 +381,7 @@ def annotate(
     console.print(
         f"{len(items)} turns to label ({len(turns)} read, {len(done)} labels known"
         + (f", {len(skipped)} skipped before" if skipped else "")
-        + f") -> {labels_path}",
+        + f"; model {model_name(model)}) -> {labels_path}",
         markup=False,
     )
     with key_reader(stdin) as read_key:

@@ -27,40 +27,65 @@ BATCH = 2048
 DEFAULT_MODEL = "default"
 
 
-def default_model_dir(schema=None) -> Path:
-    """models/default of the debate folder, else of the repository stance runs from."""
+def default_model_dirs(schema=None) -> list[Path]:
+    """Where a default model is looked for, nearest first.
+
+    models/default of the schema's debate folder; without a schema file, also
+    ./models/default and the one shipped next to the package.
+    """
     from .schema import project_root
 
-    candidates = []
     if schema is not None and schema.path:
-        candidates.append(project_root(schema) / "models" / DEFAULT_MODEL)
-    candidates.append(Path("models") / DEFAULT_MODEL)
-    candidates.append(Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL)
-    for c in candidates:
-        if (c / "config.json").is_file():
-            return c
-    raise ModelError(
-        "no trained model found (looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "); run `stance train` or pass --model"
-    )
+        return [project_root(schema) / "models" / DEFAULT_MODEL]
+    return [
+        Path("models") / DEFAULT_MODEL,
+        Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL,
+    ]
 
 
-def load_model(path: Path | None, schema=None, embedder=None):
-    from .classify import StanceClassifier
-
-    model = StanceClassifier.load(path or default_model_dir(schema), embedder=embedder)
-    if schema is not None:
-        trained = model.config_.get("schema", {})
-        if trained and (
+def _check_schema(model, schema) -> None:
+    trained = model.config_.get("schema", {})
+    if (
+        schema is not None
+        and trained
+        and (
             trained.get("name") != schema.name
             or list(trained.get("labels", [])) != list(schema.names)
-        ):
+        )
+    ):
+        raise ModelError(
+            f"model was trained under schema '{trained.get('name')}' "
+            f"({', '.join(trained.get('labels', []))}) but the current schema is "
+            f"'{schema.name}' ({', '.join(schema.names)})"
+        )
+
+
+def load_model(path: Path | str | None, schema=None, embedder=None):
+    """A trained model directory, or `zero-shot` (the schema's prototypes).
+
+    With no path: the debate's models/default if one exists; otherwise, when a
+    schema is known, the zero-shot model (check `model_name(model)`).
+    """
+    from .classify import StanceClassifier
+    from .zeroshot import METHOD, zero_shot_model
+
+    if path is not None and str(path) == METHOD:
+        if schema is None:
+            raise ModelError("the zero-shot model needs a schema")
+        return zero_shot_model(schema, embedder=embedder)
+    if path is None:
+        found = [d for d in default_model_dirs(schema) if (d / "config.json").is_file()]
+        if not found:
+            if schema is not None:
+                return zero_shot_model(schema, embedder=embedder)
             raise ModelError(
-                f"model was trained under schema '{trained.get('name')}' "
-                f"({', '.join(trained.get('labels', []))}) but the current schema is "
-                f"'{schema.name}' ({', '.join(schema.names)})"
+                "no trained model found (looked in "
+                + ", ".join(map(str, default_model_dirs(schema)))
+                + "); run `stance train` or pass --model"
             )
+        path = found[0]
+    model = StanceClassifier.load(path, embedder=embedder)
+    _check_schema(model, schema)
     return model
 
 
@@ -113,10 +138,12 @@ def model_name(model) -> str:
     return model.config_.get("training", {}).get("method", "model")
 
 
-def rows_from_proba(turns: Iterable[Turn], probs: np.ndarray, model) -> Iterator[dict]:
+def rows_from_proba(
+    turns: Iterable[Turn], probs: np.ndarray, model, suffix: str = ""
+) -> Iterator[dict]:
     """Output rows: each turn's fields + stance, confidence, per-class scores."""
     classes = [str(c) for c in model.classes_]
-    name = model_name(model)
+    name = model_name(model) + suffix
     for t, p in zip(turns, probs, strict=True):
         k = int(np.argmax(p))
         row = t.to_dict()
@@ -141,6 +168,17 @@ def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[d
         yield from rows_from_proba(
             buf, model.predict_proba([x.text for x in buf]), model
         )
+
+
+def thread_aware_rows(turns: Iterable[Turn], model, sides) -> Iterator[dict]:
+    """Label with thread context (`context.thread_adjust`); holds all turns in memory."""
+    from .context import thread_adjust
+
+    turns = list(turns)
+    proba = model.predict_proba([t.text for t in turns])
+    if len(turns):
+        proba = thread_adjust(turns, proba, model.classes_, sides)
+    return rows_from_proba(turns, proba, model, suffix="+thread")
 
 
 def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:

@@ -20,6 +20,8 @@ from .evaluate import (
 from .files import sha256_file
 from .labels import Label, load_labels
 from .schema import Schema
+from .zeroshot import METHOD as ZERO_SHOT
+from .zeroshot import zero_shot_head, zero_shot_method
 
 C_GRID = (0.1, 0.3, 1.0, 4.0)
 METHOD = "embedding+logreg"
@@ -54,6 +56,48 @@ def nested_head_method(X, y, groups, sides):
     return run
 
 
+def thread_aware_method(X, y, groups, labels, schema, page_turns, embed):
+    """The head as above, then `context.thread_adjust` over whole test threads.
+
+    Every turn of each test conversation (labelled or not) is scored, so the
+    adjustment sees the same neighbours it would see when labelling a page.
+    """
+    from .context import thread_adjust
+    from .normalize import normalize_text
+
+    by_conv: dict[str, list] = {}
+    for t in page_turns:
+        by_conv.setdefault(t.conversation_id, []).append(t)
+    position = {}
+    for conv, ts in by_conv.items():
+        for i, t in enumerate(ts):
+            position.setdefault((conv, normalize_text(t.text)), i)
+    vectors = {conv: embed([t.text for t in ts]) for conv, ts in by_conv.items()}
+
+    def run(train, test):
+        C = choose_C(X[train], y[train], groups[train], schema.sides)
+        head = StanceHead(C=C)
+        head.fit(X[train], y[train], groups[train])
+        classes = list(head.classes_)
+        proba = head.predict_proba(X[test])
+        for conv in set(groups[test]):
+            if conv not in by_conv:
+                continue
+            adj = thread_adjust(
+                by_conv[conv],
+                head.predict_proba(vectors[conv]),
+                classes,
+                schema.sides,
+            )
+            for j, i in enumerate(test):
+                k = position.get((conv, labels[i].key))
+                if groups[i] == conv and k is not None:
+                    proba[j] = adj[k]
+        return np.array(classes)[proba.argmax(axis=1)]
+
+    return run
+
+
 def _groups(labels: list[Label]) -> np.ndarray:
     return np.array(
         [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
@@ -67,6 +111,7 @@ def train(
     backend: str = "onnx",
     embedder=None,
     previous: Path | None = None,
+    threads: list[Path] | None = None,
 ) -> dict:
     """Cross-validate, then fit on all labels and save; return the report dict."""
     labels = load_labels(label_paths, schema.names)
@@ -84,12 +129,23 @@ def train(
     X = model.features(texts).astype(np.float64)
     embed_s = time.perf_counter() - t0
     t0 = time.perf_counter()
+
+    def embed(t):
+        return model.features(t).astype(np.float64)
+
+    methods = {METHOD: nested_head_method(X, y, groups, schema.sides)}
+    if threads:
+        from .parse import parse_paths
+
+        page_turns = parse_paths(threads).turns
+        methods[METHOD + "+thread"] = thread_aware_method(
+            X, y, groups, labels, schema, page_turns, embed
+        )
+    methods[ZERO_SHOT] = zero_shot_method(X, zero_shot_head(schema, embed))
+    methods["tfidf+logreg"] = tfidf_method(texts, y)
+    methods["majority"] = majority_method(y)
     cv = cross_validate(
-        {
-            METHOD: nested_head_method(X, y, groups, schema.sides),
-            "tfidf+logreg": tfidf_method(texts, y),
-            "majority": majority_method(y),
-        },
+        methods,
         y,
         groups,
         classes,

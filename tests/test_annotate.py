@@ -333,3 +333,30 @@ def test_terminal_takes_single_key_presses_and_ctrl_c(project):
         os.close(master)
     assert b"1 labels added" in out
     assert [lab.stance for lab in read_labels(target, NAMES3)] == ["none"]
+
+
+@pytest.mark.slow
+def test_annotate_in_a_fresh_init_folder_uses_zero_shot(tmp_path):
+    """`stance init` with four labels, no model yet: annotate works at once."""
+    res = run_cli(
+        "init",
+        tmp_path / "rumour",
+        "--target",
+        "The rumour is true",
+        "--labels",
+        ",".join(NAMES4),
+    )
+    assert res.returncode == 0, res.stderr
+    root = tmp_path / "rumour"
+    res = run_cli(
+        "annotate",
+        HELD_OUT_PAGES[3],
+        "--labels",
+        "labels/labels.csv",
+        cwd=root,
+        input="3\nc\n2\n",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "model zero-shot" in res.stdout and "3 labels added" in res.stdout
+    labs = read_labels(root / "labels" / "labels.csv", NAMES4)
+    assert [lab.stance for lab in labs] == ["query", "comment", "deny"]

@@ -76,9 +76,18 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         w.writeheader()
         w.writerows(rows)
     env = {"STANCE_SCHEMA": str(labels / "schema.toml")}
-    res = run_cli("train", labels / "small.csv", "-o", tmp_path / "model", env=env)
+    res = run_cli(
+        "train",
+        labels / "small.csv",
+        "-o",
+        tmp_path / "model",
+        "--threads",
+        SEEDS,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr
-    assert "tfidf+logreg" in res.stdout and "majority" in res.stdout
+    for method in ("tfidf+logreg", "majority", "zero-shot", "embedding+logreg+thread"):
+        assert f"| {method} |" in res.stdout, method
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
     assert cfg["classes"] and "label_files" in cfg and cfg["metrics"]
 
@@ -95,6 +104,23 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
     assert res.returncode == 0, res.stderr
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert all(abs(sum(r["scores"].values()) - 1) < 1e-3 for r in got)
+    res = run_cli(
+        "label",
+        *sorted(SEEDS.glob("*.txt")),
+        "--model",
+        tmp_path / "model",
+        "--thread-aware",
+        "-o",
+        tmp_path / "thread.jsonl",
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    threaded = [
+        json.loads(x) for x in (tmp_path / "thread.jsonl").read_text().splitlines()
+    ]
+    assert [r["id"] for r in threaded] == [r["id"] for r in got]
+    assert {r["model"] for r in threaded} == {r["model"] + "+thread" for r in got}
+    assert any(r["scores"] != g["scores"] for r, g in zip(threaded, got, strict=True))
 
     # ConvoKit utterances keep their ids.
     utt = tmp_path / "utterances.jsonl"
