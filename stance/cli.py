@@ -157,7 +157,7 @@ def train_cli(
     Example: stance train labels/ -o models/default
     """
     from .files import check_output_path
-    from .labels import label_files
+    from .labels import label_files, pending_rows
     from .schema import find_schema, project_root
     from .train import metrics_table, train
 
@@ -176,6 +176,11 @@ def train_cli(
         print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=2))
         return
     out = _console(stderr=False)
+    for path, n in pending_rows(files, sch.names).items():
+        out.print(
+            f"{path}: {n} rows with an empty stance skipped (not labelled yet)",
+            markup=False,
+        )
     out.print(
         f"{report['n_labels']} labels from {report['n_conversations']} "
         f"conversations {report['label_counts']}; method {report['method']}, "
@@ -192,6 +197,12 @@ def train_cli(
     )
     prev = report.get("previous")
     if prev:
+        if prev.get("n_labels") is not None:
+            out.print(
+                f"labels against the model it replaces: {prev['n_labels']} -> "
+                f"{report['n_labels']} ({report['n_labels'] - prev['n_labels']:+d})",
+                markup=False,
+            )
         out.print(
             f"change against the model it replaces ({prev['method']}): macro-F1 "
             f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
@@ -316,6 +327,223 @@ def report_cli(
     )
 
 
+MethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method", help="Uncertainty measure of the probabilities: margin or entropy"
+    ),
+]
+
+
+@app.command("suggest")
+def suggest_cli(
+    paths: Paths,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many turns")] = 20,
+    model: ModelOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the batch here (CSV; stdout without)"
+        ),
+    ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--labels", help="More label files or folders whose texts are known"
+        ),
+    ] = None,
+    method: MethodOpt = "margin",
+    schema: SchemaOpt = None,
+) -> None:
+    """The unlabelled turns the model is least sure of, spread over threads.
+
+    Fill in the stance column and drop the file into labels/ (rows left empty
+    are skipped). Example: stance suggest seeds/threads -n 20 -o labels/batch1.csv
+    """
+    from .files import check_output_path
+    from .schema import find_schema
+    from .suggest import project_label_files, suggest, write_batch
+
+    if output is not None:
+        check_output_path(output)
+    sch = find_schema(schema)
+    rows = suggest(
+        paths,
+        _load_model(model, sch),
+        sch,
+        n=n,
+        label_paths=project_label_files(sch, labels or []),
+        method=method,
+    )
+    write_batch(output, rows, out=sys.stdout)
+    _console().print(
+        f"{len(rows)} turns suggested" + (f" -> {output}" if output else ""),
+        markup=False,
+    )
+
+
+@app.command("annotate")
+def annotate_cli(
+    paths: Paths,
+    labels: Annotated[
+        Path, typer.Option("--labels", "-l", help="Label file to append answers to")
+    ],
+    model: ModelOpt = None,
+    method: MethodOpt = "margin",
+    annotator: Annotated[
+        str, typer.Option("--annotator", help="Recorded in the annotator column")
+    ] = "",
+    include_skipped: Annotated[
+        bool,
+        typer.Option("--include-skipped", help="Ask turns skipped before again"),
+    ] = False,
+    schema: SchemaOpt = None,
+) -> None:
+    """Label turns in the terminal, most informative first; each answer saved at once.
+
+    Keys: digits 1..N in schema order (and unambiguous first letters), s skip,
+    u undo, q quit. Piped stdin is read one key per line.
+    Example: stance annotate seeds/threads --labels labels/mine.csv
+    """
+    import getpass
+
+    from .annotate import annotate
+    from .schema import find_schema
+
+    try:
+        who = annotator or getpass.getuser()
+    except (KeyError, OSError):
+        who = ""
+    summary = annotate(
+        paths,
+        labels,
+        model_dir=model,
+        schema=find_schema(schema),
+        method=method,
+        annotator=who,
+        include_skipped=include_skipped,
+    )
+    _console(stderr=False).print(
+        f"{summary.labelled} labels added to {labels}, {summary.skipped} skipped, "
+        f"{summary.undone} undone; {summary.remaining} turns left",
+        markup=False,
+    )
+
+
+labels_app = typer.Typer(
+    help="Label files: import, export and quality checks", no_args_is_help=True
+)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("import")
+def labels_import_cli(
+    file: Annotated[Path, typer.Argument(help="Label Studio JSON or Prodigy JSONL")],
+    to: Annotated[Path, typer.Option("--to", help="Label file to add the labels to")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="label-studio or prodigy (default: by suffix)"),
+    ] = None,
+    schema: SchemaOpt = None,
+) -> None:
+    """Add the labels of a Label Studio export or Prodigy JSONL to a label file.
+
+    Example: stance labels import export.json --to labels/studio.csv
+    """
+    from .interchange import import_labels
+    from .schema import find_schema
+
+    res = import_labels(file, to, find_schema(schema), fmt)
+    _console(stderr=False).print(
+        f"{res['added']} labels added to {to} from {res['format']} file {file} "
+        f"({res['duplicates']} already there, {res['left_out']} without a label "
+        "left out)",
+        markup=False,
+    )
+
+
+@labels_app.command("export")
+def labels_export_cli(
+    paths: Paths,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Label Studio tasks file (JSON)")
+    ],
+    n: Annotated[
+        int | None, typer.Option("-n", min=1, help="At most this many tasks")
+    ] = None,
+    model: ModelOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Also write the Label Studio labelling config"),
+    ] = None,
+    method: MethodOpt = "margin",
+    schema: SchemaOpt = None,
+) -> None:
+    """Write unlabelled turns with the model's guesses as Label Studio tasks.
+
+    Example: stance labels export seeds/threads -o tasks.json --config stance.xml
+    """
+    from .files import atomic_write_text, check_output_path
+    from .interchange import export_tasks, label_config, write_tasks
+    from .schema import find_schema
+    from .suggest import project_label_files
+
+    check_output_path(output)
+    if config is not None:
+        check_output_path(config)
+    sch = find_schema(schema)
+    tasks = export_tasks(
+        paths,
+        _load_model(model, sch),
+        sch,
+        project_label_files(sch),
+        n=n,
+        method=method,
+    )
+    write_tasks(output, tasks)
+    if config is not None:
+        atomic_write_text(config, label_config(sch))
+    _console().print(f"{len(tasks)} tasks -> {output}", markup=False)
+
+
+@labels_app.command("check")
+def labels_check_cli(
+    labels: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Label files or folders (default: labels/)"),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=0, help="How many suspects to list")
+    ] = 20,
+    no_model: Annotated[
+        bool, typer.Option("--no-model", help="Skip the cross-validated suspects")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    schema: SchemaOpt = None,
+    encoder: EncoderOpt = "onnx",
+) -> None:
+    """Conflicts, near-duplicates labelled differently, balance, likely mislabels.
+
+    Exits 1 when a text is labelled two ways (training refuses such files).
+    Example: stance labels check labels/
+    """
+    from .labels import label_files
+    from .quality import check_labels, render_check
+    from .schema import find_schema, project_root
+
+    sch = find_schema(schema)
+    files = label_files(labels, project_root(sch) / "labels")
+    rep = check_labels(files, sch, top=top, use_model=not no_model, backend=encoder)
+    if json_out:
+        import json
+
+        print(json.dumps(rep, indent=2, ensure_ascii=False))
+    else:
+        _console(stderr=False).print(render_check(rep, sch.names), markup=False)
+    if rep["conflicts"]:
+        raise typer.Exit(1)
+
+
 @app.command("init")
 def init_cli(
     directory: Annotated[Path, typer.Argument(help="New debate folder")],
@@ -349,7 +577,9 @@ def init_cli(
 def main() -> None:
     """Console entry point: run the app, turn library errors into one line + exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a typer.Exit(n) comes back as n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except StanceError as exc:
         if _DEBUG["on"]:
             raise
@@ -361,11 +591,13 @@ def main() -> None:
     except Exception as exc:  # click usage errors and the like
         import click
 
-        if isinstance(exc, click.exceptions.Exit):
+        # typer >= 0.2x vendors click: its exceptions are not click's classes
+        if isinstance(exc, (click.exceptions.Exit, typer.Exit)):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             sys.exit(130)
-        if isinstance(exc, click.ClickException):
+        usage = (click.ClickException, getattr(typer, "TyperException", ()))
+        if isinstance(exc, usage) and callable(getattr(exc, "show", None)):
             exc.show()
             sys.exit(2)
         if _DEBUG["on"]:

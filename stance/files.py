@@ -271,6 +271,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             committing = True
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as exc:
@@ -279,6 +280,19 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         if _write_failure(exc, committing):
             raise InputError(path, f"cannot write: {exc.strerror}") from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, else what a plain open() would give.
+
+    mkstemp creates 0600 files; a rewritten label file must keep its mode.
+    """
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

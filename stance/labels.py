@@ -44,8 +44,16 @@ class Label:
         return normalize_text(self.text)
 
 
-def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
-    """Read and validate one label CSV; errors name the file and line."""
+def read_label_rows(
+    path: str | Path, allowed: Sequence[str]
+) -> tuple[list[Label], list[int]]:
+    """Every labelled row of one CSV (repeats and conflicts kept) + pending lines.
+
+    Lines are where each record starts. A row whose `stance` is empty is *pending* (not labelled yet, e.g. a
+    `stance suggest` batch filled in part): it is skipped and its line returned.
+    Columns other than LABEL_COLUMNS (such as a batch's `guess`) are ignored.
+    An unknown stance or a labelled row without text is an InputError.
+    """
     path = Path(path)
     text, _ = read_text(path)
     reader = csv.DictReader(io.StringIO(text))
@@ -56,44 +64,76 @@ def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
         raise InputError(
             path, f"label file needs 'text' and 'stance' columns (found: {found})"
         )
-    labels: list[Label] = []
-    seen: dict[str, Label] = {}
+    rows: list[Label] = []
+    pending: list[int] = []
+    end = reader.line_num
     try:
         for row in reader:
-            line = reader.line_num
+            line, end = end + 1, reader.line_num  # a record's first line
             row = {(k or "").strip(): (v or "") for k, v in row.items() if k}
             body = row.get("text", "").strip()
             stance = row.get("stance", "").strip()
+            if not stance:
+                pending.append(line)
+                continue
             if not body:
                 raise InputError(path, "empty text", line=line)
             if stance not in allowed:
-                shown = stance or "(empty)"
                 raise InputError(
                     path,
-                    f"unknown stance '{shown}' (expected {', '.join(allowed)})",
+                    f"unknown stance '{stance}' (expected {', '.join(allowed)})",
                     line=line,
                 )
-            label = Label(
-                text=body,
-                stance=stance,
-                **{c: row.get(c, "").strip() for c in LABEL_COLUMNS[2:]},
-                file=str(path),
-                line=line,
+            rows.append(
+                Label(
+                    text=body,
+                    stance=stance,
+                    **{c: row.get(c, "").strip() for c in LABEL_COLUMNS[2:]},
+                    file=str(path),
+                    line=line,
+                )
             )
-            prev = seen.get(label.key)
-            if prev is not None and prev.stance != label.stance:
-                raise InputError(
-                    path,
-                    f"the same text is labelled '{prev.stance}' at line "
-                    f"{prev.line} and '{label.stance}' here",
-                    line=line,
-                )
-            if prev is None:
-                seen[label.key] = label
-                labels.append(label)
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+    return rows, pending
+
+
+def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
+    """Read and validate one label CSV; errors name the file and line.
+
+    Rows with an empty stance are pending and skipped (see `read_label_rows`);
+    one text labelled two ways in the file is an error.
+    """
+    labels: list[Label] = []
+    seen: dict[str, Label] = {}
+    for label in read_label_rows(path, allowed)[0]:
+        prev = seen.get(label.key)
+        if prev is not None and prev.stance != label.stance:
+            raise InputError(
+                path,
+                f"the same text is labelled '{prev.stance}' at line "
+                f"{prev.line} and '{label.stance}' here",
+                line=label.line,
+            )
+        if prev is None:
+            seen[label.key] = label
+            labels.append(label)
     return labels
+
+
+def pending_rows(paths: Iterable[str | Path], allowed: Sequence[str]) -> dict[str, int]:
+    """File -> number of rows with an empty stance (skipped when loading)."""
+    out = {}
+    for path in paths:
+        n = len(read_label_rows(path, allowed)[1])
+        if n:
+            out[str(path)] = n
+    return out
+
+
+def label_groups(labels: Sequence[Label]) -> list[str]:
+    """The cross-validation group of each label: its conversation, else its source."""
+    return [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
 
 
 def label_files(
@@ -146,6 +186,32 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
+def label_header(path: Path) -> list[str] | None:
+    """The column names of an existing, non-empty label file."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        first = fh.readline()
+    fields = [f.strip() for f in next(csv.reader([first]), [])]
+    if "text" not in fields or "stance" not in fields:
+        raise InputError(path, "label file needs 'text' and 'stance' columns")
+    return fields
+
+
+def format_row(fields: Sequence[str], row: dict) -> str:
+    """One CSV record exactly as the label files hold it (\r\n ends it)."""
+    buf = io.StringIO()
+    csv.writer(buf).writerow([row.get(f, "") for f in fields])
+    return buf.getvalue()
+
+
+def label_lock(path: Path):
+    """The lock every writer of a label file takes (appends, undo)."""
+    from filelock import FileLock
+
+    return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+
+
 def append_label(
     path: str | Path, row: dict, allowed: Sequence[str] | None = None
 ) -> None:
@@ -158,7 +224,7 @@ def append_label(
     back with is refused: empty text, a NUL character, a stance outside
     `allowed` (when given), or a text already labelled otherwise.
     """
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     path = check_output_path(path)
     body = str(row.get("text", "")).strip()
@@ -172,7 +238,7 @@ def append_label(
             path, f"unknown stance '{stance}' (expected {', '.join(allowed)})"
         )
     try:
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        with label_lock(path):
             try:
                 old = path.read_bytes()
             except FileNotFoundError:
@@ -218,3 +284,40 @@ def append_label(
         raise InputError(
             path, f"locked by another process for over {LOCK_TIMEOUT_S} s"
         ) from None
+
+
+def remove_label(path: str | Path, row: dict) -> bool:
+    """Remove the last record with this row's text and stance; False if none.
+
+    Runs under the same lock as `append_label` and rewrites the file whole
+    (temporary file + rename), so a crash leaves the old or the new file.
+    """
+    from .files import atomic_write_text
+
+    path = Path(path)
+    with label_lock(path):
+        fields = label_header(path)
+        if fields is None:
+            return False
+        with open(path, encoding="utf-8", newline="") as fh:
+            data = fh.read()
+        mine = format_row(fields, row)
+        if data.endswith(mine):  # the usual case: ours is the last record
+            atomic_write_text(path, data[: -len(mine)])
+            return True
+        records = list(csv.reader(io.StringIO(data)))
+        header, body = records[0], records[1:]
+        ti, si = header.index("text"), header.index("stance")
+        for k in range(len(body) - 1, -1, -1):
+            rec = body[k]
+            if (
+                len(rec) > max(ti, si)
+                and rec[ti] == row.get("text", "")
+                and rec[si] == row.get("stance", "")
+            ):
+                del body[k]
+                buf = io.StringIO()
+                csv.writer(buf).writerows([header, *body])
+                atomic_write_text(path, buf.getvalue())
+                return True
+        return False

@@ -280,16 +280,21 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     training = data.get("training") if isinstance(data, dict) else None
     method = training.get("method") if isinstance(training, dict) else None
-    method = (
-        method if isinstance(method, str) else EMBEDDING_ONLY
-    )  # no training section
+    # configs with no training section come from the first releases
+    method = method if isinstance(method, str) else EMBEDDING_ONLY
     metrics = data.get("metrics") if isinstance(data, dict) else None
     found = metrics.get(method) if isinstance(metrics, dict) else None
     ok = isinstance(found, dict) and all(
         isinstance(found.get(k), int | float) for k in ("macro_f1", "f_avg")
     )
-    found = {**found, "method": method} if ok else None
-    return found  # None: a previous model we cannot compare with
+    if not ok:
+        return None  # a previous model we cannot compare with
+    n_labels = training.get("n_labels") if isinstance(training, dict) else None
+    return {
+        **found,
+        "method": method,
+        "n_labels": n_labels if isinstance(n_labels, int) else None,
+    }
 
 
 def model_card(report: dict, schema: Schema, extra: dict) -> str:

@@ -64,3 +64,50 @@ def pytest_terminal_summary(terminalreporter):
     for name, n in sorted(FUZZ_CASES.items()):
         terminalreporter.line(f"{name}: {n}")
     terminalreporter.line(f"total: {sum(FUZZ_CASES.values())}")
+
+
+# Pages whose labels a temporary project holds back, so it has unlabelled turns.
+HELD_OUT_PAGES = [
+    SEEDS / "002_b8ecd36526bc7e7a.txt",
+    SEEDS / "003_751fd9e7d8997e74.txt",
+    SEEDS / "threads" / "gb_reddit_yurop_13c29z5_jjjwojk.txt",
+    SEEDS / "threads" / "ga_lemmygrad_366617.txt",
+    SEEDS / "threads" / "debatepolitics_366031.txt",
+]
+
+
+@pytest.fixture(scope="session")
+def _held_out_template(tmp_path_factory):
+    """A project: the shipped schema, model and labels minus the held-out pages'."""
+    import csv
+    import shutil
+
+    from stance.normalize import normalize_text
+    from stance.parse import parse_paths
+
+    root = tmp_path_factory.mktemp("project")
+    (root / "labels").mkdir()
+    shutil.copy(ROOT / "labels" / "schema.toml", root / "labels" / "schema.toml")
+    shutil.copytree(ROOT / "models" / "default", root / "models" / "default")
+    keys = {normalize_text(t.text) for t in parse_paths(HELD_OUT_PAGES).turns}
+    held = []
+    for f in sorted((ROOT / "labels").glob("*.csv")):
+        with open(f, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        held += [r for r in rows if normalize_text(r["text"]) in keys]
+        with open(root / "labels" / f.name, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(r for r in rows if normalize_text(r["text"]) not in keys)
+    return root, held
+
+
+@pytest.fixture
+def project(_held_out_template, tmp_path):
+    """A fresh copy of the held-out project: (root, held-out label rows)."""
+    import shutil
+
+    root, held = _held_out_template
+    dest = tmp_path / "project"
+    shutil.copytree(root, dest)
+    return dest, held

@@ -428,3 +428,11 @@ def test_stance_debug_env_shows_traceback(tmp_path):
     empty.write_text("")
     res = run_cli("parse", empty, env={"STANCE_DEBUG": "1"})
     assert "Traceback" in res.stderr and "InputError" in res.stderr
+
+
+def test_usage_errors_exit_2_without_internal_error():
+    # typer vendors click: its usage errors must still be reported as such
+    for args in (["parse", "--bogus"], ["suggest", "seeds", "-n", "0"]):
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert "Error:" in res.stderr and "internal error" not in res.stderr

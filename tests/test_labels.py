@@ -1,4 +1,5 @@
 import csv
+import os
 
 import pytest
 from conftest import ROOT
@@ -138,3 +139,84 @@ def test_append_label_refuses_a_non_utf8_file(tmp_path):
     p.write_bytes("text,stance\ncafé,none\n".encode("cp1252"))
     with pytest.raises(InputError, match="not UTF-8"):
         append_label(p, {"text": "x y", "stance": "none"})
+
+
+def test_pending_rows_are_skipped_and_counted(tmp_path):
+    # A filled-in part of a `stance suggest` batch: extra columns, empty stances.
+    p = tmp_path / "batch.csv"
+    p.write_text(
+        "text,stance,id,conversation_id,source,annotator,note,guess,confidence\n"
+        "First turn,favor,c:1,c,s,me,,none,0.4\n"
+        "Second turn,,c:2,c,s,,,favor,0.5\n"
+        '"Third\nturn, two lines",none,c:3,c,s,me,,none,0.6\n'
+        "Fourth turn,  ,c:4,c,s,,,against,0.3\n",
+        encoding="utf-8",
+    )
+    from stance.labels import pending_rows, read_label_rows
+
+    labs = load_labels([p], NAMES)
+    assert [(lab.text, lab.stance, lab.line) for lab in labs] == [
+        ("First turn", "favor", 2),
+        ("Third\nturn, two lines", "none", 4),
+    ]
+    assert read_label_rows(p, NAMES)[1] == [3, 6]
+    assert pending_rows([p], NAMES) == {str(p): 2}
+
+
+def test_unknown_stance_still_an_error_with_extra_columns(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_text("text,stance,guess\nsome text,Favor,favor\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2: unknown stance 'Favor'"):
+        load_labels([p], NAMES)
+
+
+def test_append_follows_the_files_own_header(tmp_path):
+    p = tmp_path / "two.csv"
+    p.write_text("stance,text\nnone,already here", encoding="utf-8")  # no final EOL
+    append_label(p, {"text": "added, with a comma", "stance": "against", "id": "x"})
+    assert [(lab.text, lab.stance) for lab in read_labels(p, NAMES)] == [
+        ("already here", "none"),
+        ("added, with a comma", "against"),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,label\nx,none\n", encoding="utf-8")
+    with pytest.raises(InputError, match="needs 'text' and 'stance'"):
+        append_label(bad, {"text": "t", "stance": "none"})
+
+
+def test_remove_label_undoes_the_last_append_byte_for_byte(tmp_path):
+    from stance.labels import remove_label
+
+    p = tmp_path / "s.csv"
+    append_label(p, {"text": "one", "stance": "none"})
+    before = p.read_bytes()
+    os.chmod(p, 0o644)
+    row = {"text": 'two "quoted"\nlines', "stance": "favor", "id": "t2"}
+    append_label(p, row)
+    assert remove_label(p, row) is True
+    assert p.read_bytes() == before
+    assert os.stat(p).st_mode & 0o777 == 0o644  # the rewrite keeps permissions
+    assert remove_label(p, row) is False
+
+
+def test_remove_label_finds_its_row_after_another_append(tmp_path):
+    from stance.labels import remove_label
+
+    p = tmp_path / "s.csv"
+    mine = {"text": "mine", "stance": "against"}
+    append_label(p, {"text": "one", "stance": "none"})
+    append_label(p, mine)
+    append_label(p, {"text": "someone else's", "stance": "favor"})
+    assert remove_label(p, mine)
+    assert [lab.text for lab in read_labels(p, NAMES)] == ["one", "someone else's"]
+
+
+def test_label_groups_conversation_else_source():
+    from stance.labels import Label, label_groups
+
+    labs = [
+        Label("a", "none", conversation_id="c1", source="x/p.txt"),
+        Label("b", "none", source="x/p.txt"),
+        Label("c", "none", file="labels/f.csv"),
+    ]
+    assert label_groups(labs) == ["c1", "p.txt", "f.csv"]

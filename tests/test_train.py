@@ -49,6 +49,7 @@ def test_previous_metrics_are_those_of_the_previous_models_own_method(tmp_path):
         "macro_f1": 0.6,
         "f_avg": 0.45,
         "method": "embedding+tfidf",
+        "n_labels": None,
     }
     (tmp_path / "config.json").write_text(
         '{"metrics": {"embedding+logreg": {"macro_f1": 0.5, "f_avg": 0.4}}}'

@@ -1,0 +1,341 @@
+"""Label Studio and Prodigy interchange: import their labels, export our tasks.
+
+Import (`stance labels import FILE --to labels/NAME.csv`):
+
+- Label Studio JSON export (`.json`): a list of tasks; the text is `data.text`,
+  the label is the single `value.choices` entry of the task's annotations
+  (`annotations[].result[]`; cancelled annotations and `predictions` are
+  ignored). A task without a choice is left out; annotations of one task that
+  disagree are an error. `data.id`, `data.conversation_id`, `data.source` and
+  `data.note` are kept when present (our export writes them).
+- Prodigy JSONL (`.jsonl`): one record a line with `text`, the label in `label`
+  (binary textcat) or `accept` (choice interface, exactly one option), and
+  `answer`: only `accept` answers become labels; `reject` and `ignore` are
+  left out. `id`, `conversation_id`, `source` are read from the record or its
+  `meta`.
+
+A label the schema does not know is a one-line error naming the file and the
+task (Label Studio, counted from 1) or line (Prodigy). Imported rows are added to
+the target label file in one atomic rewrite; a text the target already holds with
+the same label is not added twice, with another label it is an error.
+
+Export (`stance labels export PATH... -o tasks.json`): the unlabelled turns in
+`stance suggest` order as Label Studio tasks, each with the model's guess as a
+prediction (`result` with `choices`, `score` = its probability). `label_config`
+gives the matching labelling interface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InputError
+from .labels import LABEL_COLUMNS
+
+FORMATS = ("label-studio", "prodigy")
+FROM_NAME = "stance"
+TO_NAME = "text"
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(
+                path, f"unknown format '{fmt}' (expected {', '.join(FORMATS)})"
+            )
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return "prodigy"
+    if suffix == ".json":
+        return "label-studio"
+    raise InputError(
+        path,
+        "cannot tell the format from the suffix; pass --format label-studio or prodigy",
+    )
+
+
+def _str(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _annotator(ann: dict) -> str:
+    who = ann.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    return f"label-studio:{who}" if who not in (None, "") else "label-studio"
+
+
+def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
+    """Label rows from a Label Studio JSON export, and the number of tasks left out."""
+    from .files import read_text
+
+    text, _ = read_text(path)
+    try:
+        tasks = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"malformed JSON ({exc.msg})", line=exc.lineno) from None
+    if isinstance(tasks, dict):
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise InputError(path, "expected a list of Label Studio tasks")
+    rows, left_out = [], 0
+    for n, task in enumerate(tasks, start=1):
+        where = f"task {n}" + (
+            f" (id {task['id']})" if isinstance(task, dict) and "id" in task else ""
+        )
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise InputError(path, f"{where}: not a task (no 'data' object)")
+        data = task["data"]
+        body = data.get("text")
+        if not isinstance(body, str) or not body.strip():
+            raise InputError(path, f"{where}: no 'data.text'")
+        answers = []
+        for ann in task.get("annotations") or []:
+            if not isinstance(ann, dict) or ann.get("was_cancelled"):
+                continue
+            choices = [
+                c
+                for r in ann.get("result") or []
+                if isinstance(r, dict) and isinstance(r.get("value"), dict)
+                for c in r["value"].get("choices") or []
+            ]
+            if not choices:
+                continue
+            if len(choices) != 1:
+                raise InputError(
+                    path,
+                    f"{where}: an annotation has {len(choices)} choices "
+                    f"({', '.join(map(str, choices))}); expected one",
+                )
+            answers.append((str(choices[0]), ann))
+        if not answers:
+            left_out += 1
+            continue
+        for stance, _ in answers:
+            if stance not in allowed:
+                raise InputError(
+                    path,
+                    f"{where}: unknown label '{stance}' (expected {', '.join(allowed)})",
+                )
+        if len({s for s, _ in answers}) > 1:
+            raise InputError(
+                path,
+                f"{where}: annotations disagree ({', '.join(s for s, _ in answers)}); "
+                "resolve them in Label Studio first",
+            )
+        stance, ann = answers[-1]
+        rows.append(
+            {
+                "text": body.strip(),
+                "stance": stance,
+                "id": _str(data.get("id")),
+                "conversation_id": _str(data.get("conversation_id")),
+                "source": _str(data.get("source")),
+                "annotator": _annotator(ann),
+                "note": _str(data.get("note")),
+            }
+        )
+    return rows, left_out
+
+
+def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
+    """Label rows from Prodigy JSONL (accepted answers only), and the rest's count."""
+    from .files import read_text
+
+    text, _ = read_text(path)
+    rows, left_out = [], 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
+        if not isinstance(rec, dict):
+            raise InputError(path, "expected a JSON object", line=lineno)
+        if rec.get("answer") != "accept":
+            left_out += 1
+            continue
+        body = rec.get("text")
+        if not isinstance(body, str) or not body.strip():
+            raise InputError(path, "no 'text'", line=lineno)
+        if "accept" in rec:
+            chosen = rec.get("accept") or []
+            names = {
+                o.get("id"): o.get("text", o.get("id"))
+                for o in rec.get("options") or []
+                if isinstance(o, dict)
+            }
+            chosen = [str(names.get(c, c)) for c in chosen]
+            if not chosen:
+                left_out += 1
+                continue
+            if len(chosen) != 1:
+                raise InputError(
+                    path, f"{len(chosen)} options accepted; expected one", line=lineno
+                )
+            stance = chosen[0]
+        elif rec.get("label") is not None:
+            stance = str(rec["label"])
+        else:
+            raise InputError(path, "no 'label' or 'accept'", line=lineno)
+        if stance not in allowed:
+            raise InputError(
+                path,
+                f"unknown label '{stance}' (expected {', '.join(allowed)})",
+                line=lineno,
+            )
+        meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+
+        def field(name, rec=rec, meta=meta):
+            return _str(rec.get(name, meta.get(name)))
+
+        who = rec.get("_annotator_id") or rec.get("_session_id")
+        rows.append(
+            {
+                "text": body.strip(),
+                "stance": stance,
+                "id": field("id"),
+                "conversation_id": field("conversation_id"),
+                "source": field("source"),
+                "annotator": f"prodigy:{who}" if who else "prodigy",
+                "note": field("note"),
+            }
+        )
+    return rows, left_out
+
+
+def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> dict:
+    """Read a Label Studio or Prodigy file and add its labels to `target`."""
+    from .files import atomic_write_text, check_output_path
+    from .labels import format_row, label_header, label_lock, read_label_rows
+    from .normalize import normalize_text
+
+    path, target = Path(path), Path(target)
+    fmt = detect_format(path, fmt)
+    reader = read_label_studio if fmt == "label-studio" else read_prodigy
+    rows, left_out = reader(path, schema.names)
+    check_output_path(target)
+    with label_lock(target):
+        existing = (
+            read_label_rows(target, schema.names)[0]
+            if target.exists() and target.stat().st_size
+            else []
+        )
+        known = {lab.key: lab for lab in existing}
+        new: list[dict] = []
+        seen: dict[str, dict] = {}
+        duplicates = 0
+        for row in rows:
+            key = normalize_text(row["text"])
+            prev = known.get(key)
+            if prev is not None:
+                if prev.stance != row["stance"]:
+                    raise InputError(
+                        path,
+                        f"'{row['text'][:60]}' is '{row['stance']}' here but "
+                        f"'{prev.stance}' in {target} line {prev.line}",
+                    )
+                duplicates += 1
+                continue
+            if key in seen:
+                if seen[key]["stance"] != row["stance"]:
+                    raise InputError(
+                        path,
+                        f"'{row['text'][:60]}' is labelled both "
+                        f"'{seen[key]['stance']}' and '{row['stance']}'",
+                    )
+                duplicates += 1
+                continue
+            seen[key] = row
+            new.append(row)
+        fields = label_header(target) or list(LABEL_COLUMNS)
+        if target.exists() and target.stat().st_size:
+            with open(target, encoding="utf-8", newline="") as fh:
+                data = fh.read()
+            if not data.endswith("\n"):
+                data += "\r\n"
+        else:
+            data = format_row(fields, {f: f for f in fields})
+        data += "".join(format_row(fields, r) for r in new)
+        atomic_write_text(target, data)
+    return {
+        "format": fmt,
+        "added": len(new),
+        "duplicates": duplicates,
+        "left_out": left_out,
+        "target": str(target),
+        "rows": new,
+    }
+
+
+def label_config(schema) -> str:
+    """The Label Studio labelling interface matching our tasks and predictions."""
+    from xml.sax.saxutils import quoteattr
+
+    choices = "\n".join(f"    <Choice value={quoteattr(n)}/>" for n in schema.names)
+    return (
+        "<View>\n"
+        f'  <Text name="{TO_NAME}" value="$text"/>\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" '
+        'showInline="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def candidate_task(cand, model_version: str) -> dict:
+    from .suggest import turn_source
+
+    t = cand.turn
+    return {
+        "data": {
+            "text": t.text,
+            "id": t.id,
+            "conversation_id": t.conversation_id,
+            "source": turn_source(t),
+        },
+        "predictions": [
+            {
+                "model_version": model_version,
+                "score": round(cand.confidence, 4),
+                "result": [
+                    {
+                        "from_name": FROM_NAME,
+                        "to_name": TO_NAME,
+                        "type": "choices",
+                        "value": {"choices": [cand.guess]},
+                        "score": round(cand.confidence, 4),
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def export_tasks(
+    paths: Sequence[Path],
+    model,
+    schema,
+    label_paths: Sequence[Path] = (),
+    n: int | None = None,
+    method: str = "margin",
+) -> list[dict]:
+    """Unlabelled turns (most informative first) as Label Studio tasks."""
+    from .predict import model_name
+    from .suggest import candidates
+
+    cands = candidates(paths, model, schema, label_paths, method)
+    if n is not None:
+        cands = cands[:n]
+    return [candidate_task(c, model_name(model)) for c in cands]
+
+
+def write_tasks(path: Path, tasks: list[dict]) -> None:
+    from .files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")

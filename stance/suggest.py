@@ -1,0 +1,239 @@
+"""Choosing what to label next: uncertainty sampling spread over threads.
+
+The order (shared by `stance suggest`, `stance annotate`, `stance labels export`
+and the learning-curve benchmark):
+
+1. turns whose text is labelled already, exactly or as a near-duplicate
+   (`dedup.find_duplicates`), are left out;
+2. of a group of near-duplicate turns only the most informative one stays, so
+   a batch never holds two near-duplicates;
+3. informativeness is the uncertainty of the calibrated probabilities:
+   `margin` = 1 - (p_top1 - p_top2) (default) or `entropy` normalised to [0, 1];
+4. round-robin over conversations: first the most informative turn of every
+   conversation (most informative first), then each conversation's second, and
+   so on; turns of the inputs that are labelled already count as taken, so a
+   conversation with k labelled turns joins at round k + 1. A batch of N is the
+   first N of that order. Because labelled turns keep their place in the
+   rounds, labelling the first turns leaves the order of the rest unchanged:
+   `stance annotate` resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StanceError
+from .thread import Turn
+
+METHODS = ("margin", "entropy")
+EXTRA_COLUMNS = ("guess", "confidence", "uncertainty")
+
+
+def uncertainty(proba: np.ndarray, method: str = "margin") -> np.ndarray:
+    """Per row, how unsure the model is (higher = more worth labelling), in [0, 1]."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[1] < 2:
+        raise ValueError("need a 2-D probability matrix with at least two classes")
+    if method == "margin":
+        top = np.sort(proba, axis=1)[:, ::-1]
+        return 1.0 - (top[:, 0] - top[:, 1])
+    if method == "entropy":
+        p = np.clip(proba, 1e-12, 1.0)
+        return -(p * np.log(p)).sum(axis=1) / np.log(proba.shape[1])
+    raise StanceError(f"unknown method {method!r} (expected {', '.join(METHODS)})")
+
+
+def diverse_order(
+    scores: Sequence[float],
+    conversations: Sequence[str],
+    groups: Sequence[int] | None = None,
+    taken: dict[str, int] | None = None,
+) -> list[int]:
+    """Indices by decreasing score, one per near-duplicate group, round-robin
+    over conversations (each conversation's best, then each one's second...);
+    `taken` counts turns a conversation has had labelled already."""
+    scores = np.asarray(scores, dtype=np.float64)
+    by_score = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    seen_groups: set[int] = set()
+    rank_in_conv: dict[int, int] = {}
+    taken = dict(taken or {})
+    for i in by_score:
+        if groups is not None:
+            if groups[i] in seen_groups:
+                continue
+            seen_groups.add(groups[i])
+        conv = conversations[i]
+        rank_in_conv[i] = taken.get(conv, 0)
+        taken[conv] = rank_in_conv[i] + 1
+    return sorted(rank_in_conv, key=lambda i: (rank_in_conv[i], -scores[i], i))
+
+
+def duplicate_groups(texts: Sequence[str], labelled: Sequence[str]) -> list[int]:
+    """For each text, its near-duplicate group; -1 when it duplicates a label."""
+    from .dedup import find_duplicates
+
+    labelled = list(labelled)
+    rep = find_duplicates(labelled + list(texts))
+    n = len(labelled)
+    return [-1 if rep[n + i] < n else rep[n + i] for i in range(len(texts))]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An unlabelled turn with the model's view of it."""
+
+    turn: Turn
+    scores: dict[str, float]
+    guess: str
+    confidence: float
+    uncertainty: float
+
+
+def rank_turns(
+    turns: Sequence[Turn],
+    proba: np.ndarray,
+    classes: Sequence[str],
+    labelled_texts: Sequence[str] = (),
+    method: str = "margin",
+) -> list[Candidate]:
+    """Every unlabelled turn worth asking about, most informative first (see top)."""
+    turns = list(turns)
+    if not turns:
+        return []
+    unc = uncertainty(proba, method)
+    groups = duplicate_groups([t.text for t in turns], labelled_texts)
+    keep = [i for i, g in enumerate(groups) if g >= 0]
+    labelled: dict[str, int] = {}
+    for t, g in zip(turns, groups, strict=True):
+        if g < 0:
+            labelled[t.conversation_id] = labelled.get(t.conversation_id, 0) + 1
+    order = diverse_order(
+        unc[keep],
+        [turns[i].conversation_id for i in keep],
+        [groups[i] for i in keep],
+        taken=labelled,
+    )
+    out = []
+    for k in order:
+        i = keep[k]
+        p = proba[i]
+        top = int(np.argmax(p))
+        out.append(
+            Candidate(
+                turn=turns[i],
+                scores={str(c): float(v) for c, v in zip(classes, p, strict=True)},
+                guess=str(classes[top]),
+                confidence=float(p[top]),
+                uncertainty=float(unc[i]),
+            )
+        )
+    return out
+
+
+def labelled_texts(label_paths: Sequence[Path], allowed: Sequence[str]) -> list[str]:
+    """The texts of every labelled row (pending rows excluded)."""
+    from .labels import read_label_rows
+
+    return [lab.text for p in label_paths for lab in read_label_rows(p, allowed)[0]]
+
+
+def project_label_files(schema, extra: Sequence[Path] = ()) -> list[Path]:
+    """The CSVs of the project's labels/ folder plus `extra` (those that exist)."""
+    from .schema import project_root
+
+    folder = project_root(schema) / "labels" if schema.path else Path("labels")
+    found = sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
+    for p in extra:
+        p = Path(p)
+        if p.is_dir():
+            found += sorted(f for f in p.glob("*.csv") if not f.name.startswith("."))
+        elif p.exists():
+            found.append(p)
+    return list(dict.fromkeys(Path(f).resolve() for f in found))
+
+
+def predict_turns(paths: Sequence[Path], model) -> tuple[list[Turn], np.ndarray]:
+    """The turns of the inputs and the model's probabilities (columns: classes_)."""
+    from .predict import iter_turns
+
+    turns = list(iter_turns(paths))
+    return turns, model.predict_proba([t.text for t in turns])
+
+
+def candidates(
+    paths: Sequence[Path],
+    model,
+    schema,
+    label_paths: Sequence[Path],
+    method: str = "margin",
+) -> list[Candidate]:
+    """Parse the inputs, predict, and rank their unlabelled turns."""
+    if method not in METHODS:
+        raise StanceError(f"unknown method {method!r} (expected {', '.join(METHODS)})")
+    turns, proba = predict_turns(paths, model)
+    texts = labelled_texts(label_paths, schema.names)
+    return rank_turns(turns, proba, list(model.classes_), texts, method)
+
+
+def turn_source(turn: Turn) -> str:
+    sources = turn.meta.get("sources") or []
+    if sources and isinstance(sources[0], dict):
+        return str(sources[0].get("file", ""))
+    return ""
+
+
+def batch_rows(cands: Sequence[Candidate]) -> list[dict]:
+    """Rows with the label-file columns (`stance` empty) + guess and confidence."""
+    from .labels import LABEL_COLUMNS
+
+    rows = []
+    for c in cands:
+        row = dict.fromkeys(LABEL_COLUMNS, "")
+        row.update(
+            text=c.turn.text,
+            id=c.turn.id,
+            conversation_id=c.turn.conversation_id,
+            source=turn_source(c.turn),
+            guess=c.guess,
+            confidence=f"{c.confidence:.3f}",
+            uncertainty=f"{c.uncertainty:.3f}",
+        )
+        rows.append(row)
+    return rows
+
+
+def suggest(
+    paths: Sequence[Path],
+    model,
+    schema,
+    n: int = 20,
+    label_paths: Sequence[Path] = (),
+    method: str = "margin",
+) -> list[dict]:
+    """The N unlabelled turns that would teach the model most, as batch rows."""
+    if n < 1:
+        raise StanceError("-n must be at least 1")
+    return batch_rows(candidates(paths, model, schema, label_paths, method)[:n])
+
+
+def write_batch(path: Path | None, rows: Sequence[dict], out=None) -> None:
+    """Write batch rows as CSV to `path` (atomically) or to the stream `out`."""
+    import csv
+
+    from .files import atomic_open
+    from .labels import LABEL_COLUMNS
+
+    fields = [*LABEL_COLUMNS, *EXTRA_COLUMNS]
+    if path is None:
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    with atomic_open(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
