@@ -315,6 +315,8 @@ def dedupe_turns(turns: list[Turn]) -> tuple[list[Turn], int]:
     turn that precedes it there.
     """
     rep = find_duplicates([t.text for t in turns])
+    for i, r in enumerate(rep):  # an exact copy of a near copy: to the kept turn
+        rep[i] = rep[r]
     sources: dict[int, list] = {}
     quotes: dict[int, list] = {}
     for i, r in enumerate(rep):

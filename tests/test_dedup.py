@@ -61,6 +61,14 @@ def test_sources_of_merged_copies_are_kept():
     assert [s["line"] for s in turns[0].meta["sources"]] == [0, 2]
 
 
+def test_exact_copy_of_a_near_copy_keeps_its_source():
+    edited = BASE.replace("who led", "who lead")
+    assert find_duplicates([BASE, edited, edited]) == [0, 0, 1]
+    turns, merged = dedupe_turns(mk([BASE, edited, "Something else entirely.", edited]))
+    assert merged == 2
+    assert [s["line"] for s in turns[0].meta["sources"]] == [0, 1, 3]
+
+
 sentences = st.text(
     alphabet=st.characters(codec="utf-8", categories=["L", "Zs", "P"]),
     min_size=1,
