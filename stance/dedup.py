@@ -18,7 +18,7 @@ datasketch's MinHashLSH would (same signatures, same bands, same candidates).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,8 +38,9 @@ BUCKETS = 256  # hash ranges counted per set for the Jaccard upper bound
 _BUCKET_BITS = 8
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
-_BLOCK_BYTES = 1 << 20
-_BLOCK_HASHES = 4096
+_BLOCK_BYTES = 1 << 16  # text bytes per shingling block: small sorts stay in cache
+_BLOCK_HASHES = 1 << 16
+_BLOCK_SETS = 512
 
 
 def shingle_hashes(norm: str) -> np.ndarray:
@@ -85,7 +86,7 @@ def shingle_sets(norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     ends = np.cumsum(nbytes)
     parts, counts = [], np.zeros(len(enc), dtype=np.int64)
     d0 = 0
-    while d0 < len(enc):  # blocks of ~1 MB keep the temporaries small
+    while d0 < len(enc):
         d1 = int(np.searchsorted(ends, ends[d0] + _BLOCK_BYTES, side="right"))
         d1 = max(d1, d0 + 1)
         lo = int(ends[d0] - nbytes[d0])
@@ -105,10 +106,7 @@ def shingle_sets(norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         valid = np.ones(n, dtype=bool)
         tail = (ends[d0 : d1 - 1] - lo)[:, None] - np.arange(1, SHINGLE)[None, :]
         valid[tail.ravel()] = False
-        keys = np.sort((doc << np.uint64(32)) | h[valid])
-        keep = np.ones(keys.size, dtype=bool)
-        keep[1:] = keys[1:] != keys[:-1]
-        keys = keys[keep]
+        keys = _sorted_unique((doc << np.uint64(32)) | h[valid])
         counts[d0:d1] = np.bincount(
             (keys >> np.uint64(32)).astype(np.int64), minlength=d1 - d0
         )
@@ -131,12 +129,12 @@ def minhash_signatures(
 
     (h * a + b) mod 2**64 mod (2**61 - 1) uses the Mersenne identity
     x mod M = (x & M) + (x >> 61), minus M once if that reaches M, instead of a
-    64-bit division; sets are taken a few thousand hashes at a time so the
-    (num, n) temporaries stay in cache. numpy releases the GIL, so `workers`
-    threads (default: the CPU count, at most 4) share the sets.
+    64-bit division; one permutation at a time over blocks of sets that stay in
+    cache. numpy releases the GIL, so `workers` threads (default: the CPU count,
+    at most 4) share the sets.
     """
-    a = np.ascontiguousarray(perms[0][:num, None])
-    b = np.ascontiguousarray(perms[1][:num, None])
+    a = np.ascontiguousarray(perms[0][:num])
+    b = np.ascontiguousarray(perms[1][:num])
     m = offsets.size - 1
     sig = np.empty((m, num), dtype=np.uint32)
     workers = workers or min(os.cpu_count() or 1, 4)
@@ -157,31 +155,32 @@ def minhash_signatures(
 
 
 def _minhash_part(offsets, hashes, a, b, sig, first: int, stop: int) -> None:
-    num = a.shape[0]
-    cap = 0
+    """Signatures of sets first..stop-1, one permutation at a time per block."""
+    block = np.empty(3 * _BLOCK_HASHES, dtype=np.uint64)
+    lows = np.empty(_BLOCK_HASHES, dtype=np.uint32)
     d0 = first
     while d0 < stop:
         d1 = int(np.searchsorted(offsets, offsets[d0] + _BLOCK_HASHES, side="right"))
         d1 = min(max(d1 - 1, d0 + 1), stop)
         lo, hi = int(offsets[d0]), int(offsets[d1])
         n = hi - lo
-        if n > cap:
-            cap = max(n, _BLOCK_HASHES)
-            xbuf = np.empty(num * cap, dtype=np.uint64)
-            ybuf = np.empty(num * cap, dtype=np.uint64)
-            rbuf = np.empty(num * cap, dtype=np.uint32)
-        x = xbuf[: num * n].reshape(num, n)
-        y = ybuf[: num * n].reshape(num, n)
-        r = rbuf[: num * n].reshape(num, n)
-        np.multiply(hashes[None, lo:hi].astype(np.uint64), a, out=x)
-        x += b
-        np.bitwise_and(x, _MERSENNE, out=y)
-        x >>= np.uint64(61)
-        y += x  # x mod M, or x mod M + M when this reaches M (rare)
-        if y.max() >= _MERSENNE:
-            y -= _MERSENNE * (y >= _MERSENNE)
-        np.copyto(r, y, casting="unsafe")  # the low 32 bits: & _MAX_HASH
-        sig[d0:d1] = np.minimum.reduceat(r, offsets[d0:d1] - lo, axis=1).T
+        if 3 * n > block.size:  # one set larger than a block
+            block = np.empty(3 * n, dtype=np.uint64)
+            lows = np.empty(n, dtype=np.uint32)
+        hv, x, y = block[:n], block[n : 2 * n], block[2 * n : 3 * n]
+        low = lows[:n]
+        hv[:] = hashes[lo:hi]
+        starts = offsets[d0:d1] - lo
+        for k in range(a.size):
+            np.multiply(hv, a[k], out=x)
+            x += b[k]
+            np.bitwise_and(x, _MERSENNE, out=y)
+            x >>= np.uint64(61)
+            y += x  # x mod M, or x mod M + M when this reaches M (rare)
+            if y.max() >= _MERSENNE:
+                y -= _MERSENNE * (y >= _MERSENNE)
+            np.copyto(low, y, casting="unsafe")  # the low 32 bits: & _MAX_HASH
+            sig[d0:d1, k] = np.minimum.reduceat(low, starts)
         d0 = d1
 
 
@@ -196,8 +195,8 @@ def band_groups(sig: np.ndarray) -> list[list[int]]:
     ids = np.full((m, BANDS), -1, dtype=np.int64)
     first_id = 0
     for k in range(BANDS):
-        band = sig[:, k * ROWS : (k + 1) * ROWS]
-        order = np.lexsort(band.T[::-1])
+        band = np.ascontiguousarray(sig[:, k * ROWS : (k + 1) * ROWS])
+        order = _sort_rows(band)
         s = band[order]
         new = np.ones(m, dtype=bool)
         new[1:] = (s[1:] != s[:-1]).any(axis=1)
@@ -206,7 +205,26 @@ def band_groups(sig: np.ndarray) -> list[list[int]]:
         dense = np.cumsum(new & shared) - 1 + first_id
         ids[order, k] = np.where(shared, dense, -1)
         first_id = int(dense[-1]) + 1 if m else first_id
-    return [[g for g in row if g >= 0] for row in ids.tolist()]
+    has = ids >= 0
+    flat = ids[has].tolist()
+    ends = np.cumsum(has.sum(axis=1)).tolist()
+    return [flat[s:e] for s, e in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _sort_rows(rows: np.ndarray) -> np.ndarray:
+    """An order that puts equal rows (of uint32) next to each other."""
+    fp = np.zeros(rows.shape[0], dtype=np.uint64)
+    for j in range(rows.shape[1]):  # a 64-bit fingerprint of the row
+        fp ^= rows[:, j].astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        fp *= np.uint64(0xBF58476D1CE4E5B9)
+        fp ^= fp >> np.uint64(31)
+    order = np.argsort(fp, kind="stable")
+    f, s = fp[order], rows[order]
+    # Equal rows have equal fingerprints; if two different rows ever share one,
+    # they might not end up side by side: sort by the values themselves.
+    if np.any((f[1:] == f[:-1]) & (s[1:] != s[:-1]).any(axis=1)):
+        return np.lexsort(rows.T[::-1])
+    return order
 
 
 def bucket_counts(offsets: np.ndarray, hashes: np.ndarray) -> np.ndarray:
@@ -217,13 +235,27 @@ def bucket_counts(offsets: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     """
     m = offsets.size - 1
     sizes = np.diff(offsets)
-    doc = np.repeat(np.arange(m, dtype=np.int64), sizes)
-    flat = np.bincount(
-        doc * BUCKETS + (hashes >> np.uint32(32 - _BUCKET_BITS)).astype(np.int64),
-        minlength=m * BUCKETS,
-    )
     dtype = np.uint16 if (sizes.max(initial=0) < 1 << 16) else np.uint32
-    return flat.astype(dtype).reshape(m, BUCKETS)
+    counts = np.zeros((m, BUCKETS), dtype=dtype)
+    d0 = 0
+    while d0 < m:
+        d1 = int(np.searchsorted(offsets, offsets[d0] + _BLOCK_HASHES, side="right"))
+        d1 = min(max(d1 - 1, d0 + 1), m)
+        doc = np.repeat(np.arange(d1 - d0, dtype=np.int64), sizes[d0:d1])
+        top = hashes[offsets[d0] : offsets[d1]] >> np.uint32(32 - _BUCKET_BITS)
+        flat = np.bincount(doc * BUCKETS + top, minlength=(d1 - d0) * BUCKETS)
+        counts[d0:d1] = flat.reshape(d1 - d0, BUCKETS)
+        d0 = d1
+    # One byte per bucket halves the memory the bound reads, when it is enough.
+    return counts.astype(np.uint8) if counts.max(initial=0) < 256 else counts
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (np.unique hashes integers in numpy 2.3+: slower here)."""
+    values = np.sort(values)
+    keep = np.ones(values.size, dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
@@ -259,52 +291,79 @@ def find_duplicates(texts: Sequence[str]) -> list[int]:
     sig = minhash_signatures(offsets, hashes, _permutations(), BANDS * ROWS)
     groups = band_groups(sig)
     del sig
-    counts = bucket_counts(offsets, hashes)
-    sizes = np.diff(offsets)
     nchars = np.fromiter((len(norms[i]) for i in elig), np.int64, count=len(elig))
-    members: dict[int, list[int]] = {}  # band id -> kept texts with it
-    for k, mine in enumerate(groups):
-        if not mine:
-            continue  # shares no band with any text: never a candidate
-        cands: set[int] = set()
-        for g in mine:
-            kept = members.get(g)
-            if kept:
-                cands.update(kept)
-        if cands:
-            best = _best_match(k, cands, offsets, hashes, counts, sizes, nchars)
-            if best is not None:
-                rep[elig[k]] = elig[best]
-                continue
-        for g in mine:
-            members.setdefault(g, []).append(k)
+    for k, best in _near_copies(groups, offsets, hashes, nchars):
+        rep[elig[k]] = elig[best]
     return rep
 
 
-def _best_match(k, cands, offsets, hashes, counts, sizes, nchars) -> int | None:
-    """The candidate most similar to set k above its threshold (earliest on ties)."""
-    c = np.fromiter(cands, dtype=np.int64, count=len(cands))
-    needed = np.where(
-        np.minimum(nchars[c], nchars[k]) >= LONG_CHARS,
-        LONG_JACCARD_THRESHOLD,
-        JACCARD_THRESHOLD,
-    )
-    upper = np.minimum(counts[c], counts[k]).sum(axis=1, dtype=np.int64)
-    # Division rounds monotonically, so the bound stays a bound in floats.
-    possible = upper / (sizes[c] + sizes[k] - upper) >= needed
-    if not possible.any():
-        return None
-    mine = hashes[offsets[k] : offsets[k + 1]]
-    best, best_j = None, 0.0
-    for j, need in zip(c[possible].tolist(), needed[possible].tolist(), strict=True):
-        other = hashes[offsets[j] : offsets[j + 1]]
-        inter = intersection_size(mine, other)
-        score = inter / (mine.size + other.size - inter)
-        if score >= need and (
-            best is None or score > best_j or (score == best_j and j < best)
+def _near_copies(groups, offsets, hashes, nchars) -> Iterator[tuple[int, int]]:
+    """(k, j) for each set k that merges into the earlier kept set j, in order.
+
+    Sets are taken in blocks: each set of a block is put in the index as it is
+    met (so later sets of the block see it) and taken out again if it merges.
+    The Jaccard bound of all the block's candidate pairs is computed at once;
+    the few pairs it lets through are then decided in input order.
+    """
+    m = len(groups)
+    counts = bucket_counts(offsets, hashes)
+    total = np.uint16 if counts.dtype == np.uint8 else np.int64  # 256 * 255 fits
+    sizes = np.diff(offsets)
+    kept = np.ones(m, dtype=bool)
+    members: dict[int, list[int]] = {}  # band id -> kept sets with it
+    for s in range(0, m, _BLOCK_SETS):
+        block = range(s, min(s + _BLOCK_SETS, m))
+        cands: list[int] = []
+        per_set = []
+        for k in block:
+            before = len(cands)
+            for g in groups[k]:
+                hit = members.setdefault(g, [])
+                cands.extend(hit)
+                hit.append(k)
+            per_set.append(len(cands) - before)
+        if not cands:
+            continue
+        pair = _sorted_unique(
+            np.repeat(np.arange(block.start, block.stop), per_set) * m
+            + np.array(cands, dtype=np.int64)
+        )
+        k_of, j_of = pair // m, pair % m
+        needed = np.where(
+            np.minimum(nchars[k_of], nchars[j_of]) >= LONG_CHARS,
+            LONG_JACCARD_THRESHOLD,
+            JACCARD_THRESHOLD,
+        )
+        upper = counts[k_of]
+        np.minimum(upper, counts[j_of], out=upper)
+        upper = upper.sum(axis=1, dtype=total)
+        # Division rounds monotonically, so the bound stays a bound in floats.
+        possible = upper / (sizes[k_of] + sizes[j_of] - upper) >= needed
+        best: dict[int, tuple[float, int]] = {}
+        for k, j, need in zip(
+            k_of[possible].tolist(),
+            j_of[possible].tolist(),
+            needed[possible].tolist(),
+            strict=True,
         ):
-            best, best_j = j, score
-    return best
+            if not kept[j]:  # merged earlier in this block
+                continue
+            score = _jaccard(hashes, offsets, k, j)
+            if score >= need and (k not in best or score > best[k][0]):
+                best[k] = (score, j)  # pairs come by k, then j: ties keep the first
+                if kept[k]:
+                    kept[k] = False
+                    for g in groups[k]:
+                        members[g].remove(k)
+        for k in sorted(best):
+            yield k, best[k][1]
+
+
+def _jaccard(hashes, offsets, k: int, j: int) -> float:
+    a = hashes[offsets[k] : offsets[k + 1]]
+    b = hashes[offsets[j] : offsets[j + 1]]
+    inter = intersection_size(a, b)
+    return inter / (a.size + b.size - inter)
 
 
 def dedupe_turns(turns: list[Turn]) -> tuple[list[Turn], int]:
