@@ -68,23 +68,33 @@ def check(ok: bool) -> str:
 
 
 def run_child(cmd: list[str], env: dict, stdin=None) -> tuple[float, float]:
-    """Run a command to the end; its wall time (s) and peak resident memory (bytes)."""
+    """Run a command to the end; its wall time (s) and peak resident memory (bytes).
+
+    The peak is the child's own VmHWM, read from /proc every 20 ms: wait4's
+    ru_maxrss would count the benchmark process itself, since a vfork'ed child
+    inherits its parent's high-water mark when it execs.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdin=stdin,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed: {err.decode()[-2000:]}")
-    return wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err
+        )
+        status = Path(f"/proc/{proc.pid}/status")
+        peak = 0
+        while proc.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+            except (OSError, ValueError, IndexError):
+                pass
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed: {tail}")
+    return wall, peak
 
 
 def best_wall(cmd: list[str], env: dict, repeat: int = 3) -> tuple[float, float]:
