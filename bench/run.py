@@ -548,9 +548,12 @@ def update_benchmarks_md(table: str, tag: str) -> None:
     path.write_text(text)
 
 
-def wait_quiet(limit: float, timeout: float) -> None:
+def wait_quiet(limit: float, minutes: float) -> None:
+    """Wait until the 1-minute load is below `limit`; give up after `minutes`."""
     t0 = time.time()
-    while load1() > limit and time.time() - t0 < timeout:
+    while load1() > limit:
+        if time.time() - t0 > minutes * 60:
+            sys.exit(f"the machine did not get quiet (load {load1()} > {limit})")
         print(f"waiting for a quiet machine: load {load1()} > {limit}", flush=True)
         time.sleep(30)
 
@@ -563,12 +566,13 @@ def main(argv: list[str] | None = None) -> None:
         "--wait-quiet",
         type=float,
         metavar="LOAD",
-        help="first wait (up to 30 min) until the load is below LOAD",
+        help="first wait until the load is below LOAD (give up after --wait-max)",
     )
+    ap.add_argument("--wait-max", type=float, default=30, help="minutes")
     ap.add_argument("--no-md", action="store_true", help="leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
     if args.wait_quiet:
-        wait_quiet(args.wait_quiet, 1800)
+        wait_quiet(args.wait_quiet, args.wait_max)
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     load_start = load1()
     tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
