@@ -1,8 +1,8 @@
-"""Benchmarks of issue #7: prints a table, writes bench/results/ and BENCHMARKS.md.
+"""Benchmarks of issues #6 and #7: prints a table, writes bench/results/ and BENCHMARKS.md.
 
-Run with `make bench` (python bench/run.py). `--only dedup memory` runs some
-sections, `--tag quiet --wait-quiet` waits for a quiet machine and files the table
-under its own heading. Figures vary about ±20 % run to run on a 2-core machine,
+Run with `make bench` (python bench/run.py). `--only single-line-page memory` runs
+some sections, `--tag quiet --wait-quiet 1` waits for a quiet machine and files the
+table under its own heading. Figures vary about ±20 % run to run on 2 cores,
 more when other jobs share the cores: each row carries the 1-minute load average.
 """
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 STANCE = [sys.executable, "-m", "stance.cli"]
 SEED_PAGE = ROOT / "seeds" / "003_751fd9e7d8997e74.txt"
-SECTIONS = ("startup", "dedup", "embed", "memory", "encoders")
+SECTIONS = ("startup", "dedup", "single-line-page", "embed", "memory", "encoders")
 GB = 1024**3
 
 
@@ -227,6 +227,38 @@ class Bench:
             "dedup",
             "dedup time ratio 100k / 10k",
             "<= 12x",
+            f"{ratio:.1f}x",
+            check(ratio <= 12),
+            "the two rows above",
+            ratio,
+        )
+
+    def single_line_page(self) -> None:
+        """`stance parse` on pages with no line breaks: 5 MB and 50 MB (issue 6)."""
+        times = {}
+        for mb in (5, 50):
+            page = write_single_line_page(
+                self.tmp / f"one-line-{mb}mb.txt", mb * 1_000_000
+            )
+            out = self.tmp / f"turns-{mb}.jsonl"
+            t, mem = run_child([*STANCE, "parse", str(page), "-o", str(out)], self.env)
+            times[mb] = t
+            self.add(
+                "single-line-page",
+                f"`stance parse` {mb} MB page without line breaks",
+                "peak RSS <= 2048 MB" if mb == 50 else "-",
+                f"{t:.1f} s, peak RSS {mem / 2**20:.0f} MB",
+                check(mem <= 2 * GB) if mb == 50 else "-",
+                f"stance parse one-line-{mb}mb.txt -o turns-{mb}.jsonl",
+                mem,
+            )
+            page.unlink()
+            out.unlink()
+        ratio = times[50] / times[5]
+        self.add(
+            "single-line-page",
+            "single-line page time ratio 50 MB / 5 MB",
+            "<= 12x (no quadratic step)",
             f"{ratio:.1f}x",
             check(ratio <= 12),
             "the two rows above",
@@ -435,13 +467,15 @@ class Bench:
             wall = time.perf_counter() - t0
             report = json.loads(proc.stdout)
             f1[backend] = report["cv"]["embedding+logreg"]["macro_f1"]
+            default = report.get("method", "embedding+logreg")
             self.add(
                 "encoders",
                 f"grouped-CV macro-F1 of `stance train`, {backend} "
-                f"({report['n_labels']} labels)",
+                f"({report['n_labels']} labels): embedding head alone",
                 "-",
-                f"{f1[backend]:.3f} (embedding {report['timing_s']['embed']:.0f}"
-                f" s, run {wall:.0f} s)",
+                f"{f1[backend]:.3f}; default method {default}: "
+                f"{report['cv'][default]['macro_f1']:.3f} (embedding "
+                f"{report['timing_s']['embed']:.0f} s, run {wall:.0f} s)",
                 "-",
                 f"stance train labels --encoder {backend} --json -o DIR",
                 f1[backend],
@@ -478,6 +512,24 @@ def write_turns_file(path: Path, pool: list[str], n: int) -> None:
                 "meta": {},
             }
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def write_single_line_page(path: Path, size: int, seed: int = 0) -> Path:
+    """A page of `size` bytes without a line break: real thread words, shuffled."""
+    threads = ROOT.parent / "shared" / "threads"
+    if not threads.is_dir():
+        threads = ROOT / "seeds" / "threads"
+    words = " ".join(
+        p.read_text(encoding="utf-8") for p in sorted(threads.glob("*.txt"))
+    ).split()
+    rng = random.Random(seed)
+    out, n = [], 0
+    while n < size:
+        w = rng.choice(words)
+        out.append(w)
+        n += len(w.encode("utf-8")) + 1
+    path.write_bytes(" ".join(out).encode("utf-8")[:size])
+    return path
 
 
 def count_lines(path: Path) -> int:
@@ -581,7 +633,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for name in args.only:
             print(f"[{name}]", flush=True)
-            getattr(bench, name)()
+            getattr(bench, name.replace("-", "_"))()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     table = render(bench.rows, args.tag, started, (load_start, load1()))

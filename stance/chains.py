@@ -65,9 +65,10 @@ def infer_links(turns: Sequence[Turn]) -> dict[str, Link]:
                 if target and target != t.id:
                     link = Link(t.id, target, f"@{name}")
                     break
-        if link is None:
+        if link is None and turns[i - 1].id != t.id:
             link = Link(t.id, turns[i - 1].id, "thread order")
-        links[t.id] = link
+        if link is not None:
+            links[t.id] = link
         if t.speaker:
             last_by_speaker[t.speaker.lower()] = t.id
     return links
@@ -106,6 +107,9 @@ def build_chains(turns: Sequence[Turn]) -> ChainSet:
                 parent[t.id] = link.parent if link else None
                 if link:
                     links[t.id] = link
+            # Inferred links point back in thread order, so only repeated ids
+            # (invalid input, see thread.check_integrity) can close a cycle.
+            _break_cycles(conv_turns, parent, links, warnings)
         chains.extend(_paths(conv, conv_turns, parent, links))
     return ChainSet(chains=chains, parent=parent, links=links, warnings=warnings)
 

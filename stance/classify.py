@@ -12,6 +12,8 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from .files import sha256_file
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
 CARD_FILE = "README.md"
+VOCAB_FILE = "vocab.json"
 FORMAT = "stance-model/1"
 
 
@@ -49,6 +52,15 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
+def _matrix(X):
+    """Dense float64 array, or a sparse matrix kept sparse (TF-IDF features)."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return X.tocsr().astype(np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
 class StanceHead:
     """Logistic regression (balanced class weights) + temperature calibration.
 
@@ -71,9 +83,9 @@ class StanceHead:
         )
 
     def fit(self, X: np.ndarray, y: Sequence[str], groups: Sequence[str] | None = None):
-        X = np.asarray(X, dtype=np.float64)
+        X = _matrix(X)
         y = np.asarray([str(v) for v in y])
-        if X.ndim != 2 or len(X) != len(y):
+        if X.ndim != 2 or X.shape[0] != len(y):
             raise ValueError("X must be 2-D with one row per label")
         classes = np.unique(y)
         if len(classes) < 2:
@@ -128,10 +140,10 @@ class StanceHead:
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         self._check()
-        X = np.asarray(X, dtype=np.float64)
+        X = _matrix(X)
         if X.ndim != 2 or X.shape[1] != self.coef_.shape[1]:
             raise ValueError(f"expected {self.coef_.shape[1]} features per row")
-        return X @ self.coef_.T + self.intercept_
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return _softmax(self.decision_function(X) / self.temperature_)
@@ -141,8 +153,60 @@ class StanceHead:
         return self.classes_[proba.argmax(axis=1)]
 
 
+TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
+LEXICAL_C = 10.0
+
+
+class LexicalHead:
+    """TF-IDF (word 1-2 grams) + `StanceHead`: the lexical half of the ensemble.
+
+    Saved as plain data: the vocabulary (a JSON list, index order), the idf
+    weights and the head's arrays; rebuilt without unpickling anything.
+    """
+
+    def __init__(self, C: float = LEXICAL_C, calibrate: bool = True):
+        self.C = C
+        self.calibrate = calibrate
+
+    def fit(self, texts: Sequence[str], y, groups=None):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer_ = TfidfVectorizer(**TFIDF)
+        X = self.vectorizer_.fit_transform(list(texts))
+        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
+        self.classes_ = self.head_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head_.predict_proba(self.vectorizer_.transform(list(texts)))
+
+    def vocabulary(self) -> list[str]:
+        terms = [""] * len(self.vectorizer_.vocabulary_)
+        for term, i in self.vectorizer_.vocabulary_.items():
+            terms[i] = term
+        return terms
+
+    @classmethod
+    def from_arrays(cls, vocabulary: list[str], idf, head: StanceHead, C: float):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self = cls(C=C)
+        self.vectorizer_ = TfidfVectorizer(
+            **TFIDF, vocabulary={t: i for i, t in enumerate(vocabulary)}
+        )
+        self.vectorizer_.idf_ = np.asarray(idf, dtype=np.float64)
+        self.head_ = head
+        self.classes_ = head.classes_
+        return self
+
+
 class StanceClassifier:
-    """Body (sentence embeddings, cached) + head; fit/predict on raw texts."""
+    """Body (sentence embeddings, cached) + head; fit/predict on raw texts.
+
+    With `lexical_weight` > 0 the calibrated probabilities of the embedding head
+    are averaged with those of a TF-IDF head (`LexicalHead`), weights
+    1 - lexical_weight and lexical_weight: a soft-voting ensemble.
+    """
 
     def __init__(
         self,
@@ -150,11 +214,13 @@ class StanceClassifier:
         C: float = 1.0,
         calibrate: bool = True,
         embedder=None,
+        lexical_weight: float = 0.0,
     ):
         self.backend = backend
         self.C = C
         self.calibrate = calibrate
         self.embedder = embedder
+        self.lexical_weight = lexical_weight
 
     def _embedder(self):
         if self.embedder is None:
@@ -164,6 +230,7 @@ class StanceClassifier:
         return self.embedder
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The body's output: one L2-normalised sentence embedding per text."""
         return self._embedder().embed(list(texts))
 
     def fit(
@@ -171,11 +238,14 @@ class StanceClassifier:
         texts: Sequence[str],
         y: Sequence[str],
         groups: Sequence[str] | None = None,
+        X: np.ndarray | None = None,
     ):
-        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(
-            self.features(texts), y, groups
-        )
+        """Fit on texts; pass `X` (their embeddings) to skip the body."""
+        X = self.features(texts) if X is None else X
+        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
         self.classes_ = self.head_.classes_
+        if self.lexical_weight > 0:
+            self.lexical_ = LexicalHead().fit(texts, y, groups)
         self.encoder_id_ = self._embedder().id
         return self
 
@@ -183,11 +253,21 @@ class StanceClassifier:
         if not hasattr(self, "head_"):
             raise NotFittedError("this model is not fitted yet: call fit first")
 
+    def proba_from(self, texts: Sequence[str], X: np.ndarray) -> np.ndarray:
+        """Probabilities for texts whose embeddings `X` are already computed."""
+        self._check()
+        proba = self.head_.predict_proba(X)
+        lexical = getattr(self, "lexical_", None)
+        if lexical is not None and self.lexical_weight > 0 and len(texts):
+            w = self.lexical_weight
+            proba = (1 - w) * proba + w * lexical.predict_proba(texts)
+        return proba
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check()
         if not len(texts):
             return np.zeros((0, len(self.classes_)))
-        return self.head_.predict_proba(self.features(texts))
+        return self.proba_from(texts, self.features(texts))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         proba = self.predict_proba(texts)
@@ -203,13 +283,27 @@ class StanceClassifier:
 
         self._check()
         directory = Path(directory)
+        lexical = getattr(self, "lexical_", None) if self.lexical_weight > 0 else None
         with atomic_directory(directory) as tmp:
-            np.savez(
-                tmp / HEAD_FILE,
-                coef=self.head_.coef_,
-                intercept=self.head_.intercept_,
-                temperature=np.array([self.head_.temperature_]),
-            )
+            arrays = {
+                "coef": self.head_.coef_,
+                "intercept": self.head_.intercept_,
+                "temperature": np.array([self.head_.temperature_]),
+            }
+            names = [HEAD_FILE, CARD_FILE]
+            if lexical is not None:
+                arrays.update(
+                    lex_coef=lexical.head_.coef_,
+                    lex_intercept=lexical.head_.intercept_,
+                    lex_temperature=np.array([lexical.head_.temperature_]),
+                    lex_idf=lexical.vectorizer_.idf_,
+                )
+                (tmp / VOCAB_FILE).write_text(
+                    json.dumps(lexical.vocabulary(), ensure_ascii=False),
+                    encoding="utf-8",
+                )
+                names.append(VOCAB_FILE)
+            np.savez(tmp / HEAD_FILE, **arrays)
             config = {
                 "format": FORMAT,
                 "stance_version": __version__,
@@ -221,15 +315,26 @@ class StanceClassifier:
                     "calibrate": self.calibrate,
                     "temperature": self.head_.temperature_,
                 },
+                "lexical": None
+                if lexical is None
+                else {
+                    "weight": self.lexical_weight,
+                    "C": lexical.C,
+                    "tfidf": {
+                        k: list(v) if isinstance(v, tuple) else v
+                        for k, v in TFIDF.items()
+                    },
+                    "temperature": lexical.head_.temperature_,
+                    "n_terms": len(lexical.vectorizer_.vocabulary_),
+                },
                 "libraries": _library_versions(),
                 **(extra_config or {}),
             }
             (tmp / CARD_FILE).write_text(
                 card or f"# stance model\n\n{config}\n", encoding="utf-8"
             )
-            config["files"] = {
-                name: sha256_file(tmp / name) for name in (HEAD_FILE, CARD_FILE)
-            }
+            config["files"] = {name: sha256_file(tmp / name) for name in names}
+            config[CONFIG_DIGEST] = config_digest(config)
             (tmp / CONFIG_FILE).write_text(
                 json.dumps(config, indent=2) + "\n", encoding="utf-8"
             )
@@ -239,48 +344,14 @@ class StanceClassifier:
     def load(cls, directory: str | Path, embedder=None, check_encoder: bool = True):
         """Load a model directory: JSON and arrays only, every file hash-checked."""
         directory = Path(directory)
-        cfg_path = directory / CONFIG_FILE
-        if not directory.is_dir():
-            raise ModelError(f"{directory}: not a model directory")
-        if not cfg_path.is_file():
-            raise ModelError(f"{directory}: missing {CONFIG_FILE}")
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelError(f"{cfg_path}: not a {FORMAT} model")
-        if (
-            config.get("stance_version", "").split(".")[:2]
-            != __version__.split(".")[:2]
-        ):
-            raise ModelError(
-                f"{directory}: made by stance {config.get('stance_version')}, this is "
-                f"{__version__}; retrain with `stance train`"
-            )
-        files = config.get("files") or {}
-        for name in (HEAD_FILE, CARD_FILE):
-            path = directory / name
-            if not path.is_file():
-                raise ModelError(f"{directory}: missing {name}")
-            if files.get(name) != sha256_file(path):
-                raise ModelError(
-                    f"{path}: sha256 does not match config.json (altered file); refusing "
-                    "to load"
-                )
-        try:
-            with np.load(directory / HEAD_FILE, allow_pickle=False) as npz:
-                coef, intercept = npz["coef"], npz["intercept"]
-                temperature = float(npz["temperature"][0])
-        except (ValueError, KeyError, OSError) as exc:
-            raise ModelError(
-                f"{directory / HEAD_FILE}: unreadable head ({exc})"
-            ) from None
+        config = read_config(directory)
+        lex_cfg = config.get("lexical")
         model = cls(
             backend=config["encoder"]["backend"],
             C=config["head"]["C"],
             calibrate=config["head"]["calibrate"],
             embedder=embedder,
+            lexical_weight=float(lex_cfg["weight"]) if lex_cfg else 0.0,
         )
         if check_encoder:
             from .embed import encoder_id
@@ -293,14 +364,183 @@ class StanceClassifier:
                 )
         head = StanceHead(C=model.C, calibrate=model.calibrate)
         head.classes_ = np.array(config["classes"])
-        head.coef_, head.intercept_, head.temperature_ = coef, intercept, temperature
-        if coef.shape[0] != len(head.classes_):
-            raise ModelError(f"{directory}: head shape does not match its classes")
+        head.coef_, head.intercept_, head.temperature_ = _read_head(
+            directory / HEAD_FILE, len(head.classes_)
+        )
         model.head_ = head
         model.classes_ = head.classes_
+        if lex_cfg:
+            model.lexical_ = _read_lexical(directory, lex_cfg, head.classes_)
         model.encoder_id_ = config["encoder"]["id"]
         model.config_ = config
         return model
+
+
+CONFIG_DIGEST = "config_sha256"
+
+
+def config_digest(config: dict) -> str:
+    """sha256 of the config's content without the digest itself."""
+    import hashlib
+
+    body = {k: v for k, v in config.items() if k != CONFIG_DIGEST}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=True).encode("utf-8")
+    ).hexdigest()
+
+
+def read_config(directory: Path) -> dict:
+    """The checked config of a model directory; a ModelError names any problem.
+
+    Checks, in order: the format, the stance version, the config's own digest
+    (when recorded), the fields loading needs, and the sha256 of every file.
+    """
+    cfg_path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: not a model directory")
+    if not cfg_path.is_file():
+        raise ModelError(f"{directory}: missing {CONFIG_FILE}")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError(f"{cfg_path}: not a {FORMAT} model")
+    version = config.get("stance_version")
+    if str(version).split(".")[:2] != __version__.split(".")[:2]:
+        raise ModelError(
+            f"{directory}: made by stance {version}, this is {__version__}; "
+            "retrain with `stance train`"
+        )
+    if CONFIG_DIGEST in config and config[CONFIG_DIGEST] != config_digest(config):
+        raise ModelError(
+            f"{cfg_path}: content does not match its {CONFIG_DIGEST} (altered "
+            "file); refusing to load"
+        )
+    problem = _config_problem(config)
+    if problem:
+        raise ModelError(f"{cfg_path}: {problem}")
+    needed = (HEAD_FILE, CARD_FILE) + ((VOCAB_FILE,) if config.get("lexical") else ())
+    for name in needed:
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{directory}: missing {name}")
+        if config["files"].get(name) != sha256_file(path):
+            raise ModelError(
+                f"{path}: sha256 does not match config.json (altered file); refusing "
+                "to load"
+            )
+    return config
+
+
+def _config_problem(config: dict) -> str | None:
+    def is_num(x):
+        return isinstance(x, int | float) and not isinstance(x, bool)
+
+    enc, head, files = config.get("encoder"), config.get("head"), config.get("files")
+    classes = config.get("classes")
+    if not isinstance(enc, dict) or not all(
+        isinstance(enc.get(k), str) for k in ("id", "backend")
+    ):
+        return "'encoder' needs an 'id' and a 'backend'"
+    if not isinstance(head, dict) or not is_num(head.get("C")):
+        return "'head' needs a numeric 'C'"
+    if not isinstance(head.get("calibrate"), bool):
+        return "'head.calibrate' must be true or false"
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, str) and c for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        return "'classes' must list at least two distinct names"
+    if not isinstance(files, dict):
+        return "'files' (the sha256 of each model file) is missing"
+    return None
+
+
+def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The head's arrays, numeric and of consistent shapes; never unpickles."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            coef, intercept, temperature = (
+                np.asarray(npz[k]) for k in ("coef", "intercept", "temperature")
+            )
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise ModelError(f"{path}: unreadable head ({exc})") from None
+    for name, arr in (
+        ("coef", coef),
+        ("intercept", intercept),
+        ("temperature", temperature),
+    ):
+        if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
+            raise ModelError(f"{path}: '{name}' is not an array of finite numbers")
+    if coef.ndim != 2 or coef.shape[0] != n_classes or coef.shape[1] < 1:
+        raise ModelError(f"{path}: head shape {coef.shape} does not match its classes")
+    if intercept.shape != (n_classes,) or temperature.shape != (1,):
+        raise ModelError(f"{path}: intercept or temperature has the wrong shape")
+    if not temperature[0] > 0:
+        raise ModelError(f"{path}: temperature must be positive")
+    return coef.astype(np.float64), intercept.astype(np.float64), float(temperature[0])
+
+
+def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
+    """The TF-IDF head: vocabulary from JSON, idf and coefficients from the npz."""
+    path = directory / HEAD_FILE
+    C = cfg.get("C") if isinstance(cfg, dict) else None
+    weight = cfg.get("weight") if isinstance(cfg, dict) else None
+    if not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in (C, weight)
+    ):
+        raise ModelError(
+            f"{directory / CONFIG_FILE}: 'lexical' needs numeric 'C' and 'weight'"
+        )
+    try:
+        vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        with np.load(path, allow_pickle=False) as npz:
+            coef, intercept, temperature, idf = (
+                np.asarray(npz[k])
+                for k in ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf")
+            )
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise ModelError(f"{directory}: unreadable lexical head ({exc})") from None
+    n = len(classes)
+    if (
+        not isinstance(vocab, list)
+        or not all(isinstance(t, str) for t in vocab)
+        or len(set(vocab)) != len(vocab)
+        or any(
+            a.dtype.kind not in "fiu" or not np.all(np.isfinite(a))
+            for a in (coef, intercept, temperature, idf)
+        )
+        or coef.shape != (n, len(vocab))
+        or intercept.shape != (n,)
+        or idf.shape != (len(vocab),)
+        or temperature.shape != (1,)
+        or not temperature[0] > 0
+    ):
+        raise ModelError(f"{directory}: lexical head does not match its vocabulary")
+    head = StanceHead(C=float(C))
+    head.classes_ = np.asarray(classes)
+    head.coef_, head.intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
+    head.temperature_ = float(temperature[0])
+    return LexicalHead.from_arrays(vocab, idf, head, float(C))
 
 
 def _library_versions() -> dict[str, str]:

@@ -43,18 +43,28 @@ _BLOCK_HASHES = 1 << 16
 _BLOCK_SETS = 512
 
 
-def shingle_hashes(norm: str) -> np.ndarray:
-    """Sorted unique 32-bit hashes of the character 5-grams of a normalised text."""
-    data = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8).astype(np.uint64)
-    if data.size < SHINGLE:
-        data = np.pad(data, (0, SHINGLE - data.size))
-    h = np.zeros(data.size - SHINGLE + 1, dtype=np.uint64)
-    for k in range(SHINGLE):
-        h = h * np.uint64(1_000_003) + data[k : data.size - SHINGLE + 1 + k]
-    h ^= h >> np.uint64(29)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(32)
-    return np.unique(h & _MAX_HASH)
+def shingle_hashes(norm: str, chunk: int = 1 << 20) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the character 5-grams of a normalised text.
+
+    Hashed `chunk` shingles at a time, so a page-sized text needs a few arrays
+    of `chunk` elements, not several of its own length.
+    """
+    raw = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8)
+    if raw.size < SHINGLE:
+        raw = np.pad(raw, (0, SHINGLE - raw.size))
+    n = raw.size - SHINGLE + 1
+    parts = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        data = raw[start : stop + SHINGLE - 1].astype(np.uint64)
+        h = np.zeros(stop - start, dtype=np.uint64)
+        for k in range(SHINGLE):
+            h = h * np.uint64(1_000_003) + data[k : k + stop - start]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+        parts.append(np.unique(h & _MAX_HASH))
+    return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
 
 
 def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -64,58 +74,76 @@ def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def minhash_signature(hashes: np.ndarray, perms) -> np.ndarray:
-    """The MinHash of one set (datasketch's legacy scheme); see minhash_signatures."""
+def minhash_signature(hashes: np.ndarray, perms, chunk: int = 4096) -> np.ndarray:
+    """MinHash of one set (datasketch's legacy scheme), `chunk` rows at a time.
+
+    The definition; `minhash_signatures` computes the same for many sets at once.
+    """
     a, b = perms
-    hv = hashes[:, None]
-    phv = ((hv * a[None, :] + b[None, :]) % _MERSENNE) & _MAX_HASH
-    return phv.min(axis=0)
+    sig = np.full(a.shape, _MAX_HASH, dtype=np.uint64)
+    for start in range(0, hashes.size, chunk):
+        hv = hashes[start : start + chunk, None]
+        phv = ((hv * a[None, :] + b[None, :]) % _MERSENNE) & _MAX_HASH
+        np.minimum(sig, phv.min(axis=0), out=sig)
+    return sig
 
 
 def shingle_sets(norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """`shingle_hashes` of many texts at once, as (offsets, hashes) in CSR form.
 
     Text k's hashes are `hashes[offsets[k]:offsets[k + 1]]` (uint32, sorted, unique).
-    Every text must be at least SHINGLE bytes long.
+    Every text must be at least SHINGLE bytes long. Short texts are hashed
+    together in blocks of _BLOCK_BYTES; a longer one on its own, by
+    `shingle_hashes`, which keeps a page-sized text's memory small.
     """
     enc = [n.encode("utf-8") for n in norms]
     nbytes = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
     if nbytes.size and nbytes.min() < SHINGLE:
         raise ValueError(f"shingle_sets needs texts of at least {SHINGLE} bytes")
-    data = np.frombuffer(b"".join(enc), dtype=np.uint8)
-    ends = np.cumsum(nbytes)
-    parts, counts = [], np.zeros(len(enc), dtype=np.int64)
+    parts: list[np.ndarray] = []
+    counts = np.zeros(len(enc), dtype=np.int64)
     d0 = 0
     while d0 < len(enc):
-        d1 = int(np.searchsorted(ends, ends[d0] + _BLOCK_BYTES, side="right"))
-        d1 = max(d1, d0 + 1)
-        lo = int(ends[d0] - nbytes[d0])
-        block = data[lo : int(ends[d1 - 1])].astype(np.uint64)
-        n = block.size - SHINGLE + 1
-        h = np.zeros(n, dtype=np.uint64)
-        for k in range(SHINGLE):
-            h *= np.uint64(1_000_003)
-            h += block[k : k + n]
-        h ^= h >> np.uint64(29)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(32)
-        h &= _MAX_HASH
-        # window starts of each text: its first len - SHINGLE + 1 bytes
-        per = nbytes[d0:d1] - SHINGLE + 1
-        doc = np.repeat(np.arange(d1 - d0, dtype=np.uint64), per)
-        valid = np.ones(n, dtype=bool)
-        tail = (ends[d0 : d1 - 1] - lo)[:, None] - np.arange(1, SHINGLE)[None, :]
-        valid[tail.ravel()] = False
-        keys = _sorted_unique((doc << np.uint64(32)) | h[valid])
-        counts[d0:d1] = np.bincount(
-            (keys >> np.uint64(32)).astype(np.int64), minlength=d1 - d0
-        )
-        parts.append((keys & _MAX_HASH).astype(np.uint32))
+        if nbytes[d0] > _BLOCK_BYTES:
+            part = shingle_hashes(norms[d0]).astype(np.uint32)
+            parts.append(part)
+            counts[d0] = part.size
+            d0 += 1
+            continue
+        d1, size = d0, 0
+        while d1 < len(enc) and nbytes[d1] <= _BLOCK_BYTES - size:
+            size += int(nbytes[d1])
+            d1 += 1
+        parts.append(_block_shingles(enc[d0:d1], nbytes[d0:d1], counts[d0:d1]))
         d0 = d1
     offsets = np.zeros(len(enc) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
     return offsets, hashes
+
+
+def _block_shingles(enc: list[bytes], nbytes: np.ndarray, counts: np.ndarray):
+    """Sorted unique shingle hashes of a few texts, one after the other."""
+    block = np.frombuffer(b"".join(enc), dtype=np.uint8).astype(np.uint64)
+    n = block.size - SHINGLE + 1
+    h = np.zeros(n, dtype=np.uint64)
+    for k in range(SHINGLE):
+        h *= np.uint64(1_000_003)
+        h += block[k : k + n]
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    h &= _MAX_HASH
+    # windows starting in a text's last SHINGLE - 1 bytes reach into the next
+    ends = np.cumsum(nbytes)
+    doc = np.repeat(np.arange(len(enc), dtype=np.uint64), nbytes - SHINGLE + 1)
+    valid = np.ones(n, dtype=bool)
+    valid[(ends[:-1, None] - np.arange(1, SHINGLE)[None, :]).ravel()] = False
+    keys = _sorted_unique((doc << np.uint64(32)) | h[valid])
+    counts[:] = np.bincount(
+        (keys >> np.uint64(32)).astype(np.int64), minlength=len(enc)
+    )
+    return (keys & _MAX_HASH).astype(np.uint32)
 
 
 def minhash_signatures(
@@ -155,33 +183,45 @@ def minhash_signatures(
 
 
 def _minhash_part(offsets, hashes, a, b, sig, first: int, stop: int) -> None:
-    """Signatures of sets first..stop-1, one permutation at a time per block."""
-    block = np.empty(3 * _BLOCK_HASHES, dtype=np.uint64)
-    lows = np.empty(_BLOCK_HASHES, dtype=np.uint32)
+    """Signatures of sets first..stop-1, a block of whole sets (or of one set's
+    hashes, when it is larger than a block) at a time."""
+    buf = np.empty(3 * _BLOCK_HASHES, dtype=np.uint64)
+    low = np.empty(_BLOCK_HASHES, dtype=np.uint32)
     d0 = first
     while d0 < stop:
         d1 = int(np.searchsorted(offsets, offsets[d0] + _BLOCK_HASHES, side="right"))
         d1 = min(max(d1 - 1, d0 + 1), stop)
         lo, hi = int(offsets[d0]), int(offsets[d1])
-        n = hi - lo
-        if 3 * n > block.size:  # one set larger than a block
-            block = np.empty(3 * n, dtype=np.uint64)
-            lows = np.empty(n, dtype=np.uint32)
-        hv, x, y = block[:n], block[n : 2 * n], block[2 * n : 3 * n]
-        low = lows[:n]
-        hv[:] = hashes[lo:hi]
-        starts = offsets[d0:d1] - lo
-        for k in range(a.size):
-            np.multiply(hv, a[k], out=x)
-            x += b[k]
-            np.bitwise_and(x, _MERSENNE, out=y)
-            x >>= np.uint64(61)
-            y += x  # x mod M, or x mod M + M when this reaches M (rare)
-            if y.max() >= _MERSENNE:
-                y -= _MERSENNE * (y >= _MERSENNE)
-            np.copyto(low, y, casting="unsafe")  # the low 32 bits: & _MAX_HASH
-            sig[d0:d1, k] = np.minimum.reduceat(low, starts)
+        if hi - lo <= _BLOCK_HASHES:
+            _block_minhash(
+                hashes[lo:hi], offsets[d0:d1] - lo, a, b, buf, low, sig[d0:d1]
+            )
+        else:  # d1 == d0 + 1
+            part = np.empty((1, a.size), dtype=np.uint32)
+            sig[d0] = np.iinfo(np.uint32).max
+            for c in range(lo, hi, _BLOCK_HASHES):
+                chunk = hashes[c : min(hi, c + _BLOCK_HASHES)]
+                _block_minhash(chunk, np.zeros(1, np.int64), a, b, buf, low, part)
+                np.minimum(sig[d0], part[0], out=sig[d0])
         d0 = d1
+
+
+def _block_minhash(hashes, starts, a, b, buf, low, out) -> None:
+    """out[i, k]: minimum of permutation k over set i of a block (sets at starts)."""
+    n = hashes.size
+    hv, x, y = buf[:n], buf[n : 2 * n], buf[2 * n : 3 * n]
+    low = low[:n]
+    hv[:] = hashes
+    for k in range(a.size):
+        np.multiply(hv, a[k], out=x)
+        x += b[k]
+        np.bitwise_and(x, _MERSENNE, out=y)
+        x >>= np.uint64(61)
+        y += x  # x mod M, or x mod M + M when this reaches M (rare)
+        if y.max() >= _MERSENNE:
+            y -= _MERSENNE * (y >= _MERSENNE)
+        np.copyto(low, y, casting="unsafe")  # the low 32 bits: & _MAX_HASH
+        out[:, k] = np.minimum.reduceat(low, starts)
 
 
 def band_groups(sig: np.ndarray) -> list[list[int]]:
@@ -237,15 +277,17 @@ def bucket_counts(offsets: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     sizes = np.diff(offsets)
     dtype = np.uint16 if (sizes.max(initial=0) < 1 << 16) else np.uint32
     counts = np.zeros((m, BUCKETS), dtype=dtype)
-    d0 = 0
-    while d0 < m:
-        d1 = int(np.searchsorted(offsets, offsets[d0] + _BLOCK_HASHES, side="right"))
-        d1 = min(max(d1 - 1, d0 + 1), m)
-        doc = np.repeat(np.arange(d1 - d0, dtype=np.int64), sizes[d0:d1])
-        top = hashes[offsets[d0] : offsets[d1]] >> np.uint32(32 - _BUCKET_BITS)
-        flat = np.bincount(doc * BUCKETS + top, minlength=(d1 - d0) * BUCKETS)
-        counts[d0:d1] = flat.reshape(d1 - d0, BUCKETS)
-        d0 = d1
+    for c0 in range(0, hashes.size, _BLOCK_HASHES):
+        c1 = min(hashes.size, c0 + _BLOCK_HASHES)
+        first = int(np.searchsorted(offsets, c0, side="right")) - 1
+        last = int(np.searchsorted(offsets, c1 - 1, side="right")) - 1
+        per = np.minimum(offsets[first + 1 : last + 2], c1) - np.maximum(
+            offsets[first : last + 1], c0
+        )
+        doc = np.repeat(np.arange(last - first + 1, dtype=np.int64), per)
+        top = hashes[c0:c1] >> np.uint32(32 - _BUCKET_BITS)
+        flat = np.bincount(doc * BUCKETS + top, minlength=(last - first + 1) * BUCKETS)
+        counts[first : last + 1] += flat.reshape(-1, BUCKETS).astype(dtype)
     # One byte per bucket halves the memory the bound reads, when it is enough.
     return counts.astype(np.uint8) if counts.max(initial=0) < 256 else counts
 

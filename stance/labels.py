@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .files import read_text
+from .files import atomic_write_bytes, check_output_path, read_text
 from .normalize import normalize_text
 from .thread import Turn
 
+LOCK_TIMEOUT_S = 60
 LABEL_COLUMNS = (
     "text",
     "stance",
@@ -51,7 +51,11 @@ def read_labels(path: str | Path, allowed: Sequence[str]) -> list[Label]:
     reader = csv.DictReader(io.StringIO(text))
     fields = [f.strip() for f in (reader.fieldnames or [])]
     if "text" not in fields or "stance" not in fields:
-        raise InputError(path, "label file needs 'text' and 'stance' columns")
+        found = ", ".join(fields)
+        found = found if len(found) <= 60 else found[:59] + "…"
+        raise InputError(
+            path, f"label file needs 'text' and 'stance' columns (found: {found})"
+        )
     labels: list[Label] = []
     seen: dict[str, Label] = {}
     try:
@@ -142,25 +146,75 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
-def append_label(path: str | Path, row: dict) -> None:
-    """Append one label durably, under a file lock (safe across processes)."""
-    from filelock import FileLock
+def append_label(
+    path: str | Path, row: dict, allowed: Sequence[str] | None = None
+) -> None:
+    """Append one label durably and safely across processes.
 
-    path = Path(path)
-    with FileLock(str(path) + ".lock"):
-        new = not path.exists() or path.stat().st_size == 0
-        if not new:
-            with open(path, "rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                needs_newline = fh.read(1) != b"\n"
-        with open(path, "a", encoding="utf-8", newline="") as fh:
-            if not new and needs_newline:
-                fh.write("\n")
+    Under a file lock, the file is copied with the new row to a temporary file
+    that is renamed into place: a process killed at any point leaves the file
+    with or without the row, never a part of it, and concurrent appends wait
+    for each other instead of losing rows. A row the file could not be read
+    back with is refused: empty text, a NUL character, a stance outside
+    `allowed` (when given), or a text already labelled otherwise.
+    """
+    from filelock import FileLock, Timeout
+
+    path = check_output_path(path)
+    body = str(row.get("text", "")).strip()
+    stance = str(row.get("stance", "")).strip()
+    if not body:
+        raise InputError(path, "cannot append a label with empty text")
+    if any("\x00" in str(v) for v in row.values()):
+        raise InputError(path, "cannot append a label containing a NUL character")
+    if allowed is not None and stance not in allowed:
+        raise InputError(
+            path, f"unknown stance '{stance}' (expected {', '.join(allowed)})"
+        )
+    try:
+        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+            try:
+                old = path.read_bytes()
+            except FileNotFoundError:
+                old = b""
+            try:
+                text = old.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise InputError(
+                    path, "not UTF-8: convert it before appending labels"
+                ) from None
+            reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n")))
+            columns = [c.strip() for c in reader.fieldnames or []]
+            if columns and not {"text", "stance"} <= set(columns):
+                raise InputError(path, "label file needs 'text' and 'stance' columns")
+            key = normalize_text(body)
+            try:
+                for prev in reader:
+                    prev = {(k or "").strip(): v for k, v in prev.items()}
+                    if normalize_text(str(prev.get("text") or "")) != key:
+                        continue
+                    if str(prev.get("stance") or "").strip() != stance:
+                        raise InputError(
+                            path,
+                            f"this text is already labelled '{prev['stance']}' at "
+                            f"line {reader.line_num}",
+                        )
+            except csv.Error as exc:
+                raise InputError(
+                    path, f"malformed CSV ({exc})", line=reader.line_num
+                ) from None
+            buf = io.StringIO()
             writer = csv.DictWriter(
-                fh, fieldnames=list(LABEL_COLUMNS), extrasaction="ignore"
+                buf, fieldnames=columns or list(LABEL_COLUMNS), extrasaction="ignore"
             )
-            if new:
+            if not columns:
+                old = b""
                 writer.writeheader()
-            writer.writerow({c: row.get(c, "") for c in LABEL_COLUMNS})
-            fh.flush()
-            os.fsync(fh.fileno())
+            elif not old.endswith(b"\n"):
+                buf.write("\r\n")
+            writer.writerow({c: row.get(c, "") for c in writer.fieldnames})
+            atomic_write_bytes(path, old + buf.getvalue().encode("utf-8"))
+    except Timeout:
+        raise InputError(
+            path, f"locked by another process for over {LOCK_TIMEOUT_S} s"
+        ) from None

@@ -13,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .files import read_text
-from .normalize import normalize_text
+from .files import decode_text, read_bytes
+from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
@@ -209,13 +210,17 @@ TERMINAL = tuple(".!?:;…\"”’')»]")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
+def _heading(line: str):
+    return HEADING.match(line) if _rule_sized(line) else None
+
+
 def _is_fragment(line: str) -> bool:
-    words = line.split()
+    words = line.split(maxsplit=4)  # bounded: a line may be a whole page
     return len(words) < 4 and not line.endswith(TERMINAL)
 
 
 def _is_title(line: str) -> bool:
-    words = line.split()
+    words = line.split(maxsplit=15)
     if not (4 <= len(words) <= 14) or line.endswith(TERMINAL):
         return False
     long_words = [w for w in _WORD.findall(line) if len(w) >= 4]
@@ -224,7 +229,22 @@ def _is_title(line: str) -> bool:
     return sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.6
 
 
+# Chrome, headers, headings and quote headers are short lines; a longer line is
+# text even when it starts like one ("this post was submitted on ..." followed
+# by a whole page without line breaks). Whitespace-free lines (links, images)
+# may be longer.
+MAX_RULE_CHARS = 400
+
+
+def _rule_sized(line: str) -> bool:
+    return len(line) <= MAX_RULE_CHARS or (
+        len(line) <= 8 * MAX_RULE_CHARS and not any(c.isspace() for c in line)
+    )
+
+
 def classify_chrome(line: str) -> str | None:
+    if not _rule_sized(line):
+        return None
     for name, pattern in CHROME_RULES:
         if pattern.match(line):
             return name
@@ -232,6 +252,8 @@ def classify_chrome(line: str) -> str | None:
 
 
 def _match_header(line: str):
+    if not _rule_sized(line):
+        return None
     for name, kind, pattern in HEADER_RULES:
         m = pattern.match(line)
         if m:
@@ -271,6 +293,9 @@ class _PageParser:
         self.numbered_ok = len(numbered) >= 2
         self.quote: dict | None = None
         self.in_sidebar = False
+        # Quotes met before the page's first turn wait for it (the reply).
+        self.pending_quotes: list[dict] = []
+        self.quote_sources: dict[int, list[tuple[int, str]]] = {}
 
     # -- helpers
     def drop(self, lineno: int, text: str, rule: str) -> None:
@@ -288,6 +313,8 @@ class _PageParser:
                 self.turns[-1] = last.with_meta(
                     quotes=last.meta["quotes"] + [q for _, q in unit.quotes]
                 )
+            elif unit.quotes:
+                self.pending_quotes.extend(q for _, q in unit.quotes)
             return
         if unit.grouped:
             self._emit(unit, paragraphs, [q for _, q in unit.quotes])
@@ -312,7 +339,7 @@ class _PageParser:
         meta = {
             "kind": unit.kind,
             "sources": [{"file": self.path, "line": paragraphs[0][0][0]}],
-            "quotes": list(quotes),
+            "quotes": self.pending_quotes + list(quotes),
             **unit.meta,
         }
         if self.section:
@@ -327,6 +354,7 @@ class _PageParser:
             meta=meta,
         )
         self.turns.append(turn)
+        self.pending_quotes = []
 
     def open_unit(self, kind: str, lineno: int, **kw) -> _Unit:
         self.close_unit()
@@ -349,10 +377,11 @@ class _PageParser:
         if not q or not q["lines"]:
             return
         record = {
-            "text": _join_paragraph(q["lines"]),
+            "text": _join_paragraph([body for _, body in q["lines"]]),
             "by": q.get("by"),
             "line": q["line"],
         }
+        self.quote_sources[id(record)] = q["lines"]
         unit = self.unit or self.free_unit(q["line"])
         unit.quotes.append((q["line"], record))
 
@@ -371,13 +400,16 @@ class _PageParser:
             self._line(lineno, raw, line, wrapped[idx])
         self._close_quote()
         self.close_unit()
+        for q in self.pending_quotes:  # a page of quotes only: nothing replies
+            for lineno, body in self.quote_sources[id(q)]:
+                self.drop(lineno, body, "quote with no turn on the page")
         return self.turns, self.dropped
 
     def _scan_article_signals(self) -> None:
         for raw in self.lines:
             line = raw.strip()
             rule = classify_chrome(line) if line else None
-            if rule in ("byline", "copyright", "dateline") or HEADING.match(line):
+            if rule in ("byline", "copyright", "dateline") or _heading(line):
                 self.article_signals += 1
         if self.article_signals:
             self.free_kind = "article"
@@ -399,7 +431,7 @@ class _PageParser:
                 self._close_quote()
                 self.quote = {"lines": [], "line": lineno, "prefixed": True, "by": None}
             if body:
-                self.quote["lines"].append(body)
+                self.quote["lines"].append((lineno, body))
             else:
                 self.drop(lineno, line, "empty quote marker")
             return
@@ -410,10 +442,10 @@ class _PageParser:
                 self.drop(lineno, line, "quote end marker")
                 self._close_quote()
                 return
-            self.quote["lines"].append(line)  # a forum quote runs to a blank line
+            self.quote["lines"].append((lineno, line))  # runs to a blank line
             return
 
-        m = HEADING.match(line)
+        m = _heading(line)
         if m:
             self.close_unit()
             title = m.group("title")
@@ -425,7 +457,7 @@ class _PageParser:
             self.drop(lineno, line, f"reference section ({self.section})")
             return
 
-        for name, pattern in QUOTE_START:
+        for name, pattern in QUOTE_START if _rule_sized(line) else ():
             qm = pattern.match(line)
             if qm:
                 if name == "mail quote header":
@@ -549,7 +581,7 @@ class _PageParser:
 
 
 def _join_paragraph(lines: list[str]) -> str:
-    return re.sub(r"\s+", " ", " ".join(lines)).strip()
+    return collapse_space(" ".join(lines))
 
 
 def _wrapped_runs(lines: list[str]) -> list[bool]:
@@ -591,46 +623,88 @@ def parse_page_text(
 CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
 
 
-def parse_csv_text(text: str, path: str) -> list[Turn]:
+def iter_csv_turns(
+    lines: Iterable[str], path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a CSV file, read row by row (quoted fields may span lines).
+
+    Rows without text are skipped; a row with more fields than the header is
+    an error (an unquoted comma would otherwise cut its text short); ids must
+    be unique, as in parse_jsonl_lines.
+    """
     stem = Path(path).stem
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "text" not in [
-        f.strip() for f in reader.fieldnames
-    ]:
-        raise InputError(path, "CSV has no 'text' column")
-    turns = []
+    seen = set() if seen_ids is None else seen_ids
+    reader = csv.DictReader(lines)
+    n = 0
     try:
+        fields = reader.fieldnames
+        if fields is None or "text" not in [f.strip() for f in fields]:
+            raise InputError(path, "CSV has no 'text' column")
+        end = reader.line_num
         for row_no, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            line, end = end + 1, reader.line_num
+            if None in row:
+                raise InputError(
+                    path,
+                    f"{len(fields) + len(row[None])} fields, the header has "
+                    f"{len(fields)} (quote fields that contain commas)",
+                    line=line,
+                )
+            row = {
+                (k or "").strip(): _newlines(v or "").strip() for k, v in row.items()
+            }
             body = row.get("text", "")
             if not body:
                 continue
+            n += 1
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
-            turns.append(
-                Turn(
-                    id=turn_id,
-                    speaker=row.get("speaker") or None,
-                    conversation_id=row.get("conversation_id") or stem,
-                    reply_to=row.get("reply_to") or None,
-                    timestamp=row.get("timestamp") or None,
-                    text=body,
-                    meta={
-                        "kind": "comment",
-                        "sources": [{"file": path, "line": row_no}],
-                        "quotes": [],
-                    },
-                )
+            _claim_id(turn_id, seen, path, line)
+            yield Turn(
+                id=turn_id,
+                speaker=row.get("speaker") or None,
+                conversation_id=row.get("conversation_id") or stem,
+                reply_to=row.get("reply_to") or None,
+                timestamp=row.get("timestamp") or None,
+                text=body,
+                meta={
+                    "kind": "comment",
+                    "sources": [{"file": path, "line": line}],
+                    "quotes": [],
+                },
             )
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
-    if not turns:
+    if not n:
         raise InputError(path, "CSV has no rows with text")
-    return turns
 
 
-def parse_jsonl_lines(lines: Iterable[str], path: str) -> Iterator[Turn]:
-    """Turns of a JSONL file, with the meta every stage expects filled in."""
+def _claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
+    if turn_id in seen:
+        raise InputError(
+            path, f"duplicate id {turn_id!r} (ids must be unique)", line=line
+        )
+    seen.add(turn_id)
+
+
+def _newlines(value: str) -> str:
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_csv_text(text: str, path: str) -> list[Turn]:
+    return list(iter_csv_turns(io.StringIO(text, newline=""), path))
+
+
+def parse_jsonl_lines(
+    lines: Iterable[str], path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a JSONL file, with the meta every stage expects filled in.
+
+    Ids must be unique (in the file, and among `seen_ids` when given): a reply
+    link to a repeated id would be ambiguous.
+    """
+    seen = set() if seen_ids is None else seen_ids
     for lineno, turn in iter_jsonl_turns(path, lines):
+        _claim_id(turn.id, seen, path, lineno)
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
@@ -673,8 +747,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 def read_page(path: str | Path) -> Page:
     """Read one input file of any supported kind into a Page."""
+    return page_from_bytes(read_bytes(path), path)
+
+
+def page_from_bytes(data: bytes, path: str | Path) -> Page:
+    """One input file's bytes into a Page; its suffix says how to read it."""
     path = Path(path)
-    text, encoding = read_text(path)
+    text, encoding = decode_text(data, path)
     name = str(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
@@ -696,25 +775,35 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
     from .dedup import dedupe_turns
 
     files = expand_paths(paths)
-    seen_conv: dict[str, int] = {}
-    pages = []
-    for f in files:
-        page = read_page(f)
-        if not page.structured:
-            conv = page.turns[0].conversation_id
-            if conv in seen_conv:  # same file name in two folders
-                seen_conv[conv] += 1
-                new = f"{conv}~{seen_conv[conv]}"
-                page = Page(
-                    page.path,
-                    page.encoding,
-                    False,
-                    tuple(_reconv(t, new) for t in page.turns),
-                    page.dropped,
-                )
-            else:
-                seen_conv[conv] = 1
-        pages.append(page)
+    pages = [read_page(f) for f in files]
+    # Structured ids are the user's: one id, one turn, across all inputs.
+    owner: dict[str, str] = {}
+    for page in pages:
+        if page.structured:
+            for t in page.turns:
+                if t.id in owner:
+                    raise InputError(
+                        page.path,
+                        f"id {t.id!r} is also used in {owner[t.id]}",
+                        line=t.meta["sources"][0].get("line"),
+                    )
+                owner[t.id] = page.path
+    # Page ids are ours: a page whose conversation id is taken (the same file
+    # name in two folders, or a CSV of that name) is renamed conv~2, conv~3...
+    taken = {t.conversation_id for p in pages if p.structured for t in p.turns}
+    for k, page in enumerate(pages):
+        if page.structured:
+            continue
+        conv = page.turns[0].conversation_id
+        new, n = conv, 1
+        while new in taken or any(t.id in owner for t in _renamed(page, new)):
+            n += 1
+            new = f"{conv}~{n}"
+        taken.add(new)
+        if new != conv:
+            pages[k] = Page(
+                page.path, page.encoding, False, _renamed(page, new), page.dropped
+            )
     raw = [t for p in pages if not p.structured for t in p.turns]
     structured = [t for p in pages if p.structured for t in p.turns]
     raw, n_quotes = extract_repeated_quotes(raw)
@@ -732,6 +821,12 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
     )
 
 
+def _renamed(page: Page, conv: str) -> tuple[Turn, ...]:
+    if page.turns[0].conversation_id == conv:
+        return page.turns
+    return tuple(_reconv(t, conv) for t in page.turns)
+
+
 def _reconv(turn: Turn, conv: str) -> Turn:
     from dataclasses import replace
 
@@ -744,6 +839,7 @@ def _reconv(turn: Turn, conv: str) -> Turn:
 
 MIN_QUOTE_WORDS = 6
 _QUOTE_CHARS = re.compile(r"[\"']")
+_WORDS = re.compile(r"\S+")
 
 
 def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
@@ -754,20 +850,32 @@ def extract_repeated_quotes(turns: list[Turn]) -> tuple[list[Turn], int]:
     the quote), else the turn after.
     """
     norms = [_QUOTE_CHARS.sub("", normalize_text(t.text)).strip(" .,;:") for t in turns]
+    # A quote is looked up by its first four words; index only those 4-grams
+    # (one per candidate), streaming each text's words, so memory stays small
+    # even for a text of millions of words.
+    firsts: dict[int, tuple[str, ...]] = {}
+    for i, n in enumerate(norms):
+        words = n.split(maxsplit=MIN_QUOTE_WORDS)
+        if len(words) >= MIN_QUOTE_WORDS:
+            firsts[i] = tuple(words[:4])
+    wanted = set(firsts.values())
+    last_words = {key[3] for key in wanted}
     index: dict[tuple[str, ...], list[int]] = {}
     for i, n in enumerate(norms):
-        words = n.split()
-        for k in range(0, max(1, len(words) - 3)):
-            key = tuple(words[k : k + 4])
-            bucket = index.setdefault(key, [])
-            if len(bucket) < 16 and (not bucket or bucket[-1] != i):
-                bucket.append(i)
+        if not wanted:
+            break
+        window: deque[str] = deque(maxlen=4)
+        for m in _WORDS.finditer(n):
+            word = m.group()
+            window.append(word)
+            if word in last_words and (key := tuple(window)) in wanted:
+                bucket = index.setdefault(key, [])
+                if len(bucket) < 16 and (not bucket or bucket[-1] != i):
+                    bucket.append(i)
     quote_of: dict[int, int] = {}
-    for i, n in enumerate(norms):
-        words = n.split()
-        if len(words) < MIN_QUOTE_WORDS:
-            continue
-        for j in index.get(tuple(words[:4]), ()):
+    for i, key in firsts.items():
+        n = norms[i]
+        for j in index.get(key, ()):
             if (
                 j < i
                 and len(norms[j]) > len(n) * 1.25

@@ -7,6 +7,7 @@ millions of turns; raw pages go through the parser (quotes, dedup) first.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from .errors import InputError, ModelError
 from .parse import (
     STRUCTURED_SUFFIXES,
     expand_paths,
-    parse_csv_text,
+    iter_csv_turns,
     parse_jsonl_lines,
     parse_paths,
 )
@@ -27,74 +28,101 @@ BATCH = 2048
 DEFAULT_MODEL = "default"
 
 
-def default_model_dir(schema=None) -> Path:
-    """models/default of the debate folder, else of the repository stance runs from."""
+def default_model_dirs(schema=None) -> list[Path]:
+    """Where a default model is looked for, nearest first.
+
+    models/default of the schema's debate folder; without a schema file, also
+    ./models/default and the one shipped next to the package.
+    """
     from .schema import project_root
 
-    candidates = []
     if schema is not None and schema.path:
-        candidates.append(project_root(schema) / "models" / DEFAULT_MODEL)
-    candidates.append(Path("models") / DEFAULT_MODEL)
-    candidates.append(Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL)
-    for c in candidates:
-        if (c / "config.json").is_file():
-            return c
-    raise ModelError(
-        "no trained model found (looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "); run `stance train` or pass --model"
-    )
+        return [project_root(schema) / "models" / DEFAULT_MODEL]
+    return [
+        Path("models") / DEFAULT_MODEL,
+        Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL,
+    ]
 
 
-def load_model(path: Path | None, schema=None, embedder=None):
-    from .classify import StanceClassifier
-
-    model = StanceClassifier.load(path or default_model_dir(schema), embedder=embedder)
-    if schema is not None:
-        trained = model.config_.get("schema", {})
-        if trained and (
+def _check_schema(model, schema, path) -> None:
+    trained = model.config_.get("schema", {})
+    if not isinstance(trained, dict):
+        raise ModelError(f"{path}: 'schema' in config.json is not an object")
+    if (
+        schema is not None
+        and trained
+        and (
             trained.get("name") != schema.name
             or list(trained.get("labels", [])) != list(schema.names)
-        ):
+        )
+    ):
+        raise ModelError(
+            f"{path}: trained under schema '{trained.get('name')}' "
+            f"({', '.join(map(str, trained.get('labels', [])))}) but the current "
+            f"schema is '{schema.name}' ({', '.join(schema.names)})"
+        )
+
+
+def load_model(path: Path | str | None, schema=None, embedder=None):
+    """A trained model directory, or `zero-shot` (the schema's prototypes).
+
+    With no path: the debate's models/default if one exists; otherwise, when a
+    schema is known, the zero-shot model (check `model_name(model)`).
+    """
+    from .classify import StanceClassifier
+    from .zeroshot import METHOD, zero_shot_model
+
+    if path is not None and str(path) == METHOD:
+        if schema is None:
+            raise ModelError("the zero-shot model needs a schema")
+        return zero_shot_model(schema, embedder=embedder)
+    if path is None:
+        found = [d for d in default_model_dirs(schema) if (d / "config.json").is_file()]
+        if not found:
+            if schema is not None:
+                return zero_shot_model(schema, embedder=embedder)
             raise ModelError(
-                f"model was trained under schema '{trained.get('name')}' "
-                f"({', '.join(trained.get('labels', []))}) but the current schema is "
-                f"'{schema.name}' ({', '.join(schema.names)})"
+                "no trained model found (looked in "
+                + ", ".join(map(str, default_model_dirs(schema)))
+                + "); run `stance train` or pass --model"
             )
+        path = found[0]
+    model = StanceClassifier.load(path, embedder=embedder)
+    _check_schema(model, schema, path)
     return model
 
 
-def iter_structured(path: Path) -> Iterator[Turn]:
-    """Stream turns from a JSONL or CSV file without reading it whole."""
-    suffix = path.suffix.lower()
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(path, exc.strerror or "cannot open") from None
+def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Turn]:
+    """Stream turns from a JSONL or CSV file without reading it whole.
+
+    UTF-8 and BOM-marked files stream; a file in another encoding is decoded
+    whole, as `stance parse` would.
+    """
+    from .files import read_text, sniff_encoding
+
+    encoding = sniff_encoding(path)
+    if encoding is None:
+        text, _ = read_text(path)
+        fh = io.StringIO(text, newline="")
+    else:
+        try:
+            fh = open(path, encoding=encoding, newline="")
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot open") from None
     with fh:
         try:
-            if suffix == ".jsonl":
+            if path.suffix.lower() == ".jsonl":
                 n = 0
-                for turn in parse_jsonl_lines(fh, str(path)):
+                for turn in parse_jsonl_lines(fh, str(path), seen_ids):
                     n += 1
                     yield turn
                 if n == 0:
                     raise InputError(path, "no utterances in file")
             else:
-                header = fh.readline()
-                if "text" not in [c.strip() for c in next(csv.reader([header]), [])]:
-                    raise InputError(path, "CSV has no 'text' column")
-                chunk: list[str] = [header]
-                for line in fh:
-                    chunk.append(line)
-                    if len(chunk) >= 5000:
-                        yield from parse_csv_text("".join(chunk), str(path))
-                        chunk = [header]
-                if len(chunk) > 1:
-                    yield from parse_csv_text("".join(chunk), str(path))
-        except UnicodeDecodeError:
+                yield from iter_csv_turns(fh, str(path), seen_ids)
+        except UnicodeDecodeError as exc:
             raise InputError(
-                path, "not UTF-8; convert it or pass it as a page"
+                path, f"not {encoding} past its start ({exc.reason}); convert it"
             ) from None
 
 
@@ -103,20 +131,27 @@ def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
     files = expand_paths(paths)
     structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
     pages = [f for f in files if f not in structured]
+    seen: set[str] = set()
     if pages:
-        yield from parse_paths(pages).turns
+        for turn in parse_paths(pages).turns:
+            seen.add(turn.id)
+            yield turn
     for f in structured:
-        yield from iter_structured(f)
+        yield from iter_structured(f, seen)
 
 
 def model_name(model) -> str:
-    return model.config_.get("training", {}).get("method", "model")
+    training = model.config_.get("training")
+    method = training.get("method") if isinstance(training, dict) else None
+    return str(method or "model")
 
 
-def rows_from_proba(turns: Iterable[Turn], probs: np.ndarray, model) -> Iterator[dict]:
+def rows_from_proba(
+    turns: Iterable[Turn], probs: np.ndarray, model, suffix: str = ""
+) -> Iterator[dict]:
     """Output rows: each turn's fields + stance, confidence, per-class scores."""
     classes = [str(c) for c in model.classes_]
-    name = model_name(model)
+    name = model_name(model) + suffix
     for t, p in zip(turns, probs, strict=True):
         k = int(np.argmax(p))
         row = t.to_dict()
@@ -141,6 +176,17 @@ def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[d
         yield from rows_from_proba(
             buf, model.predict_proba([x.text for x in buf]), model
         )
+
+
+def thread_aware_rows(turns: Iterable[Turn], model, sides) -> Iterator[dict]:
+    """Label with thread context (`context.thread_adjust`); holds all turns in memory."""
+    from .context import thread_adjust
+
+    turns = list(turns)
+    proba = model.predict_proba([t.text for t in turns])
+    if len(turns):
+        proba = thread_adjust(turns, proba, model.classes_, sides)
+    return rows_from_proba(turns, proba, model, suffix="+thread")
 
 
 def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:

@@ -97,15 +97,22 @@ def build_report(
     }
 
 
-def report_paths(paths, model, schema: Schema) -> dict:
+def report_paths(paths, model, schema: Schema, thread_aware: bool = False) -> dict:
     """Parse, embed once, label from those embeddings, and build the report data."""
     from .parse import parse_paths
     from .predict import model_name, rows_from_proba
 
     turns = list(parse_paths(paths).turns)
     vectors = model.features([t.text for t in turns])
-    rows = list(rows_from_proba(turns, model.head_.predict_proba(vectors), model))
-    return build_report(turns, rows, schema, vectors, model_name(model))
+    proba = model.head_.predict_proba(vectors)
+    suffix = ""
+    if thread_aware and turns:
+        from .context import thread_adjust
+
+        proba = thread_adjust(turns, proba, model.classes_, schema.sides)
+        suffix = "+thread"
+    rows = list(rows_from_proba(turns, proba, model, suffix))
+    return build_report(turns, rows, schema, vectors, model_name(model) + suffix)
 
 
 def _short(text: str, n: int = 220) -> str:

@@ -52,13 +52,18 @@ def read_schema(path: str | Path) -> Schema:
         raise InputError(path, "no schema file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, f"invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
     raw = data.get("labels")
     if not isinstance(raw, list) or len(raw) < 2:
         raise InputError(path, "schema needs at least two [[labels]]")
     specs = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+        if not isinstance(item, dict) or not _is_text(item.get("name")):
             raise InputError(path, f"label {i + 1} has no name")
+        examples = item.get("examples", [])
+        if not isinstance(examples, list) or not all(map(_is_text, examples)):
+            raise InputError(path, f"label {i + 1}: 'examples' must be a list of texts")
         specs.append(
             LabelSpec(
                 name=str(item["name"]).strip(),
@@ -70,7 +75,10 @@ def read_schema(path: str | Path) -> Schema:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InputError(path, "label names repeat")
-    sides = tuple(data.get("sides") or names)
+    sides = data.get("sides") or names
+    if not isinstance(sides, list) or not all(isinstance(x, str) for x in sides):
+        raise InputError(path, "'sides' must be a list of label names")
+    sides = tuple(sides)
     unknown = [s for s in sides if s not in names]
     if unknown:
         raise InputError(path, f"sides name unknown labels: {', '.join(unknown)}")
@@ -81,6 +89,10 @@ def read_schema(path: str | Path) -> Schema:
         sides=sides,
         path=str(path),
     )
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def find_schema(explicit: str | Path | None = None) -> Schema:
@@ -103,3 +115,85 @@ def project_root(schema: Schema) -> Path:
     """The debate folder: where labels/ and models/ live for this schema."""
     p = Path(schema.path).resolve().parent
     return p.parent if p.name == "labels" else p
+
+
+def _toml_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a valid TOML basic string
+
+
+def init_debate(
+    directory: str | Path,
+    target: str,
+    labels: list[str],
+    sides: list[str] | None = None,
+) -> list[Path]:
+    """Write a new debate folder: labels/schema.toml, an empty label file, a README.
+
+    Refuses to overwrite an existing schema. Returns the files written.
+    """
+    from .files import atomic_write_text, check_output_path
+    from .labels import LABEL_COLUMNS
+
+    directory = check_output_path(directory, directory=True)
+    names = [n.strip() for n in labels if n.strip()]
+    schema_path = directory / "labels" / SCHEMA_FILE
+    if schema_path.exists():
+        raise InputError(schema_path, "a schema already exists; not overwriting it")
+    if not target.strip():
+        raise InputError(schema_path, "--target is empty")
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InputError(schema_path, "--labels needs at least two distinct names")
+    bad = [n for n in names if not all(c.isalnum() or c in "-_" for c in n)]
+    if bad:
+        raise InputError(
+            schema_path, f"label names may use letters, digits, - and _ only: {bad}"
+        )
+    sides = [s.strip() for s in (sides or names) if s.strip()]
+    unknown = [s for s in sides if s not in names]
+    if unknown:
+        raise InputError(
+            schema_path, f"--sides names unknown labels: {', '.join(unknown)}"
+        )
+    name = directory.resolve().name
+    lines = [
+        "# The debate's label schema. Every stance command reads it (run inside this",
+        "# folder or pass --schema). Descriptions and examples drive the zero-shot",
+        "# labels you get before training: write one paragraph and a few real example",
+        "# sentences per label.",
+        f"name = {_toml_str(name)}",
+        f"target = {_toml_str(target.strip())}",
+        "# Labels whose mean F1 is reported as F_avg.",
+        "sides = [" + ", ".join(_toml_str(s) for s in sides) + "]",
+    ]
+    for i, n in enumerate(names):
+        lines += [
+            "",
+            "[[labels]]",
+            f"name = {_toml_str(n)}",
+            f"color = {_toml_str(DEFAULT_COLORS[i % len(DEFAULT_COLORS)])}",
+            'description = ""',
+            "examples = []",
+        ]
+    label_file = directory / "labels" / "labels.csv"
+    readme = directory / "README.md"
+    (directory / "labels").mkdir(parents=True, exist_ok=True)
+    (directory / "models").mkdir(exist_ok=True)
+    atomic_write_text(schema_path, "\n".join(lines) + "\n")
+    written = [schema_path]
+    if not label_file.exists():
+        atomic_write_text(label_file, ",".join(LABEL_COLUMNS) + "\n")
+        written.append(label_file)
+    if not readme.exists():
+        atomic_write_text(
+            readme,
+            f"# {name}\n\nTarget: {target.strip()}\n\nLabels: {', '.join(names)}\n\n"
+            "1. Describe each label and add example sentences in `labels/schema.toml`.\n"
+            "2. `stance label PAGES` and `stance report PAGES` work at once (zero-shot,"
+            " provisional).\n"
+            "3. Label turns into `labels/labels.csv` (columns text, stance), then"
+            " `stance train`: models/default is used from then on.\n",
+        )
+        written.append(readme)
+    return written

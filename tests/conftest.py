@@ -47,3 +47,20 @@ def seed_result():
     from stance.parse import parse_paths
 
     return parse_paths(sorted(SEEDS.glob("*.txt")))
+
+
+# Hypothesis examples run per fuzz test, printed at the end of the session.
+FUZZ_CASES: dict[str, int] = {}
+
+
+def count_case(name: str) -> None:
+    FUZZ_CASES[name] = FUZZ_CASES.get(name, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FUZZ_CASES:
+        return
+    terminalreporter.section("fuzz cases run (Hypothesis examples)")
+    for name, n in sorted(FUZZ_CASES.items()):
+        terminalreporter.line(f"{name}: {n}")
+    terminalreporter.line(f"total: {sum(FUZZ_CASES.values())}")

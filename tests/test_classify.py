@@ -7,6 +7,7 @@ from stance.classify import (
     NotFittedError,
     StanceClassifier,
     StanceHead,
+    config_digest,
     fit_temperature,
 )
 from stance.errors import ModelError
@@ -116,6 +117,7 @@ def test_pickled_object_array_refused_even_with_matching_hash(tmp_path):
     )
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["files"]["head.npz"] = hashlib.sha256(head.read_bytes()).hexdigest()
+    cfg["config_sha256"] = config_digest(cfg)  # a forger recomputes every hash
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match="unreadable head"):
         StanceClassifier.load(tmp_path / "m", check_encoder=False)
@@ -134,3 +136,40 @@ def test_other_version_and_missing_file_refused(tmp_path):
     (tmp_path / "n" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match="made by stance 9.0.0"):
         StanceClassifier.load(tmp_path / "n", check_encoder=False)
+
+
+def fitted_ensemble(weight=0.5):
+    return StanceClassifier(embedder=FakeEmbedder(), lexical_weight=weight).fit(
+        TEXTS, Y, GROUPS
+    )
+
+
+def test_ensemble_averages_the_two_heads_probabilities():
+    m = fitted_ensemble(0.3)
+    X = FakeEmbedder().embed(TEXTS)
+    emb = m.head_.predict_proba(X)
+    lex = m.lexical_.predict_proba(TEXTS)
+    assert np.allclose(m.predict_proba(TEXTS), 0.7 * emb + 0.3 * lex)
+    assert list(m.lexical_.classes_) == list(m.classes_)
+
+
+def test_ensemble_save_load_round_trip_without_pickle(tmp_path):
+    m = fitted_ensemble()
+    m.save(tmp_path / "m")
+    assert (tmp_path / "m" / "vocab.json").is_file()
+    loaded = StanceClassifier.load(
+        tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
+    )
+    probe = ["aaab zzz", "mmm nnn nnn", "unseen words entirely"]
+    assert np.allclose(loaded.predict_proba(probe), m.predict_proba(probe))
+    assert loaded.lexical_weight == 0.5
+
+
+def test_ensemble_with_an_altered_vocabulary_is_refused(tmp_path):
+    fitted_ensemble().save(tmp_path / "m")
+    vocab = tmp_path / "m" / "vocab.json"
+    vocab.write_text(vocab.read_text().replace("aaaa", "xxxx"))
+    with pytest.raises(ModelError, match="vocab.json"):
+        StanceClassifier.load(
+            tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
+        )

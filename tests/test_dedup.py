@@ -235,18 +235,30 @@ def test_band_layout_is_datasketchs():
     assert lsh.hashranges[-1][1] == d.BANDS * d.ROWS
 
 
-def test_bulk_shingles_and_signatures_equal_per_text_ones(real_texts):
+@pytest.mark.parametrize("small_blocks", [False, True])
+def test_bulk_shingles_and_signatures_equal_per_text_ones(
+    real_texts, small_blocks, monkeypatch
+):
     from stance import dedup as d
 
+    if small_blocks:  # texts and sets larger than a block take the chunked paths
+        monkeypatch.setattr(d, "_BLOCK_BYTES", 700)
+        monkeypatch.setattr(d, "_BLOCK_HASHES", 300)
     norms = [normalize_text(t) for t in real_texts if len(t) >= d.MIN_CHARS]
+    assert max(map(len, norms)) > 2 * 700
     offsets, hashes = d.shingle_sets(norms)
     perms = d._permutations()
     sig = d.minhash_signatures(offsets, hashes, perms, workers=2)
     assert np.array_equal(sig, d.minhash_signatures(offsets, hashes, perms, workers=1))
+    counts = d.bucket_counts(offsets, hashes)
     for k, norm in enumerate(norms):
         mine = d.shingle_hashes(norm)
         assert np.array_equal(hashes[offsets[k] : offsets[k + 1]], mine)
         assert np.array_equal(sig[k], d.minhash_signature(mine, perms))
+        top = (mine >> np.uint64(32 - 8)).astype(np.int64)
+        assert np.array_equal(counts[k], np.bincount(top, minlength=d.BUCKETS))
+    texts = recombined_turns(real_texts, 600, seed=3)
+    assert find_duplicates(texts) == _previous_find_duplicates(texts)
 
 
 def test_signature_mod_reduction_handles_the_rare_wraparound():

@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.normalize import _TRANSLATE, normalize_text
+from stance.normalize import _SPLIT_MAX, _TRANSLATE, collapse_space, normalize_text
 
 
 def previous_normalize(text: str) -> str:
@@ -37,3 +37,10 @@ def test_folds_quotes_dashes_space_and_case():
     text = "  It\u2019s \u201cFINE\u201d \u2014 `really`\u00a0\u2026\n\tOK "
     assert normalize_text(text) == "it's \"fine\" - 'really' ... ok"
     assert normalize_text(text) == previous_normalize(text)
+
+
+def test_long_texts_take_the_regex_path_with_the_same_result():
+    text = "a\u00a0b \t\n c\u2003\u2003d  e\x1cf " * (_SPLIT_MAX // 8)
+    assert len(text) > _SPLIT_MAX
+    assert collapse_space(text) == " ".join(text.split())
+    assert collapse_space(text[:100]) == " ".join(text[:100].split())

@@ -215,3 +215,82 @@ def test_legacy_encodings_decode(tmp_path, encoding):
     p.write_bytes(text.encode(encoding))
     page = read_page(p)
     assert page.turns[0].text == text.strip()
+
+
+def test_quote_before_the_first_turn_goes_to_the_reply():
+    text = "> The pact bought time, nothing more than that.\n\nIt bought nothing; it fed Hitler oil and grain.\n"
+    turns, dropped = parse_page_text(text, "q.txt")
+    assert [t.text for t in turns] == [
+        "It bought nothing; it fed Hitler oil and grain."
+    ]
+    assert (
+        turns[0].meta["quotes"][0]["text"]
+        == "The pact bought time, nothing more than that."
+    )
+
+
+def test_page_of_quotes_only_lists_them_as_dropped():
+    turns, dropped = parse_page_text("> only a quote here, and no reply.\n", "q.txt")
+    assert turns == []
+    assert [(d.line, d.rule) for d in dropped] == [
+        (1, "quote with no turn on the page")
+    ]
+
+
+def test_csv_row_with_extra_fields_is_an_error(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("id,text\n1,fine\n2,Hitler, Stalin and the pact\n")
+    with pytest.raises(InputError, match=r"t.csv line 3: 3 fields, the header has 2"):
+        read_page(p)
+
+
+@pytest.mark.parametrize(
+    "name,body",
+    [
+        ("t.jsonl", '{"id": "a", "text": "one"}\n{"id": "a", "text": "two"}\n'),
+        ("t.csv", "id,text\na,one\na,two\n"),
+    ],
+)
+def test_duplicate_ids_in_a_file_are_an_error(tmp_path, name, body):
+    p = tmp_path / name
+    p.write_text(body)
+    with pytest.raises(InputError, match=r"line \d: duplicate id 'a'"):
+        read_page(p)
+
+
+def test_duplicate_ids_across_files_name_both(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"id": "x", "text": "one"}\n')
+    (tmp_path / "b.csv").write_text("id,text\nx,two\n")
+    with pytest.raises(
+        InputError, match=r"b.csv line 2: id 'x' is also used in .*a.jsonl"
+    ):
+        parse_paths([tmp_path / "a.jsonl", tmp_path / "b.csv"])
+
+
+def test_page_renamed_when_a_csv_has_its_conversation_id(tmp_path):
+    (tmp_path / "t.csv").write_text("text\nA first comment of the CSV file here.\n")
+    (tmp_path / "t.txt").write_text("A page that happens to share the file name.\n")
+    res = parse_paths([tmp_path / "t.csv", tmp_path / "t.txt"])
+    ids = [t.id for t in res.turns]
+    assert len(set(ids)) == len(ids) and "t~2:0000" in ids and "t:0000" in ids
+
+
+def test_single_line_page_of_5_mb_is_parsed_whole(tmp_path):
+    """No line breaks at all: one turn holding the text, accounting intact.
+
+    The page opens like chrome ("this post was submitted on ..."), which once
+    dropped it whole. Time and memory on 50 MB are measured in bench/run.py.
+    """
+    words = " ".join(
+        p.read_text(encoding="utf-8") for p in shared_thread_files()
+    ).split()
+    import random
+
+    rng = random.Random(5)
+    body = " ".join(rng.choice(words) for _ in range(900_000))[:5_000_000]
+    text = "this post was submitted on 04 Dec 2025 " + body
+    p = tmp_path / "one-line.txt"
+    p.write_text(text, encoding="utf-8")
+    res = parse_paths([p])
+    assert len(res.turns) == 1 and not res.dropped
+    assert res.turns[0].text == " ".join(text.split())

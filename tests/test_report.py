@@ -31,10 +31,12 @@ def test_cycle_is_broken_with_warning():
 
 
 def test_flat_page_links_carry_evidence():
-    turns = [t("p1", speaker="ann", text="first"),
-             t("p2", speaker="bob", text="second"),
-             t("p3", speaker="cy", text="@ann you are wrong"),
-             t("p4", text="quoting", quotes=[{"text": "second", "source": "p2"}])]
+    turns = [
+        t("p1", speaker="ann", text="first"),
+        t("p2", speaker="bob", text="second"),
+        t("p3", speaker="cy", text="@ann you are wrong"),
+        t("p4", text="quoting", quotes=[{"text": "second", "source": "p2"}]),
+    ]
     cs = build_chains(turns)
     assert cs.links["p2"].evidence == "thread order"
     assert cs.links["p3"].parent == "p1" and cs.links["p3"].evidence == "@ann"
@@ -45,8 +47,10 @@ def test_turning_points_and_last_word():
     turns = [t(str(i)) for i in range(5)]
     cs = build_chains(turns)
     stances = ["against", "favor", "none", "against", "against"]
-    rows = {str(i): {"id": str(i), "stance": s, "confidence": 0.5 + i / 10,
-                     "speaker": None} for i, s in enumerate(stances)}
+    rows = {
+        str(i): {"id": str(i), "stance": s, "confidence": 0.5 + i / 10, "speaker": None}
+        for i, s in enumerate(stances)
+    }
     d = describe_chain(cs.chains[0], rows, ["favor", "against"])
     assert d["turning_points"] == [1, 3]
     assert d["last_word"] == "4" and d["strongest"] == {"favor": "1", "against": "4"}
@@ -66,19 +70,32 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+        pytest.skip(
+            "chromium not installed (apt-get install chromium); .ci/run installs it"
+        )
     report = tmp_path / "report.html"
     res = run_cli("report", SEEDS, "-o", report)
     assert res.returncode == 0, res.stderr
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000",
-                    f"--screenshot={shot}", report.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,2000",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 10_000
     page = report.read_text()
-    assert "<svg class=\"chart\"" in page and "class='chain'" in page
+    assert '<svg class="chart"' in page and "class='chain'" in page
     from matplotlib.image import imread
 
     img = imread(str(shot))
@@ -86,3 +103,11 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert np.asarray(img).shape[1] == 1200
     (ROOT / "out").mkdir(exist_ok=True)
     shutil.copy(shot, ROOT / "out" / "report-screenshot.png")
+
+
+def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
+    """Invalid input (check_integrity flags it) that library callers may still pass."""
+    turns = [t("a"), t("b"), t("a"), t("c")]
+    cs = build_chains(turns)
+    assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}
+    assert all(len(set(c.turn_ids)) == len(c.turn_ids) for c in cs.chains)

@@ -1,0 +1,152 @@
+"""Zero-shot prototypes, `stance init`, and label names living only in schemas."""
+
+import ast
+import json
+import re
+
+import numpy as np
+from conftest import ROOT, run_cli
+
+from stance.schema import init_debate, read_schema
+from stance.zeroshot import PrototypeHead, prototype_texts
+
+TOPICS = {
+    "cooking": (
+        "Recipes, ingredients, ovens and how to cook a meal.",
+        ["Simmer the onions in butter before adding the flour."],
+    ),
+    "football": (
+        "Matches, goals, players, clubs and league tables.",
+        ["The striker scored twice in the second half."],
+    ),
+    "weather": (
+        "Rain, sunshine, storms, temperatures and forecasts.",
+        ["Heavy rain and strong winds are expected tomorrow."],
+    ),
+    "finance": (
+        "Shares, interest rates, banks, prices and markets.",
+        ["The central bank raised interest rates again."],
+    ),
+}
+
+
+def test_prototype_head_picks_the_nearest_prototype():
+    head = PrototypeHead().fit_prototypes(
+        ["a", "b", "c"], [np.eye(3)[[0]], np.eye(3)[[1]], np.eye(3)[[2]] * 5]
+    )
+    X = np.array([[0.9, 0.1, 0.0], [0.0, 0.2, 0.98]])
+    assert head.predict(X).tolist() == ["a", "c"]
+    proba = head.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert proba[0, 0] > 0.9  # far from the others at the default temperature
+
+
+def test_prototype_texts_fall_back_to_the_label_name(tmp_path):
+    init_debate(tmp_path, "t", ["yes", "no"])
+    sch = read_schema(tmp_path / "labels" / "schema.toml")
+    assert prototype_texts(sch) == [["yes"], ["no"]]
+
+
+def _topic_debate(tmp_path):
+    init_debate(tmp_path, "Which topic is this turn about?", list(TOPICS))
+    path = tmp_path / "labels" / "schema.toml"
+    text = path.read_text()
+    for name, (desc, examples) in TOPICS.items():
+        text = text.replace(
+            f'name = "{name}"\ncolor',
+            f'name = "{name}"\ndescription = {json.dumps(desc)}\n'
+            f"examples = {json.dumps(examples)}\ncolor",
+        )
+    text = text.replace('description = ""\nexamples = []\n', "")
+    path.write_text(text)
+    return read_schema(path)
+
+
+def test_zero_shot_labels_unseen_sentences_by_schema_prototypes(tmp_path):
+    sch = _topic_debate(tmp_path)
+    page = tmp_path / "page.txt"
+    page.write_text(
+        "Preheat the oven and knead the dough for ten minutes.\n\n"
+        "Their goalkeeper saved a penalty in the final minute.\n\n"
+        "A cold front brings snow and freezing temperatures this weekend.\n\n"
+        "Stock markets fell as bond yields and mortgage rates climbed.\n"
+    )
+    out = tmp_path / "rows.jsonl"
+    res = run_cli("label", page, "-o", out, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "zero-shot" in res.stderr and "provisional" in res.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["stance"] for r in rows] == list(TOPICS)
+    assert {r["model"] for r in rows} == {"zero-shot"}
+    assert all(set(r["scores"]) == set(sch.names) for r in rows)
+
+
+def test_explicit_zero_shot_model_on_the_pact_debate(tmp_path):
+    out = tmp_path / "rows.jsonl"
+    page = sorted((ROOT / "seeds").glob("*.txt"))[0]
+    res = run_cli("label", page, "-m", "zero-shot", "-o", out)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rows and {r["model"] for r in rows} == {"zero-shot"}
+
+
+def test_init_writes_a_debate_every_command_accepts(tmp_path):
+    d = tmp_path / "rumours"
+    res = run_cli(
+        "init",
+        d,
+        "--target",
+        "The rumour is true",
+        "--labels",
+        "support,deny,query,comment",
+        "--sides",
+        "support,deny",
+    )
+    assert res.returncode == 0, res.stderr
+    sch = read_schema(d / "labels" / "schema.toml")
+    assert sch.names == ("support", "deny", "query", "comment")
+    assert sch.sides == ("support", "deny")
+    assert (d / "labels" / "labels.csv").read_text().startswith("text,stance")
+    assert (d / "README.md").is_file()
+    # the same folder again: refused, nothing overwritten
+    before = (d / "labels" / "schema.toml").read_bytes()
+    res = run_cli("init", d, "--target", "x", "--labels", "a,b")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "schema.toml" in res.stderr and "already exists" in res.stderr
+    assert (d / "labels" / "schema.toml").read_bytes() == before
+    # --schema from elsewhere works too, and training with no labels says why
+    res = run_cli("train", "--schema", d / "labels" / "schema.toml", cwd=tmp_path)
+    assert res.returncode == 2 and "only 0 labels" in res.stderr
+
+
+def test_init_refuses_bad_label_lists(tmp_path):
+    for labels in ("solo", "a,a", "a,b c"):
+        res = run_cli(
+            "init",
+            tmp_path / labels.replace(",", "_").replace(" ", "_"),
+            "--target",
+            "t",
+            "--labels",
+            labels,
+        )
+        assert res.returncode == 2, labels
+        assert "Traceback" not in res.stderr
+
+
+def test_no_label_name_is_hard_coded_in_the_package():
+    """Label names come from schemas: no string literal in stance/ is a label name.
+
+    "against", "none" and "comment" are also English words (messages, the
+    parser's turn kind "comment" is not a label), so a literal counts when it
+    *is* a shipped label name, or mentions one that has no other use ("favor").
+    """
+    names = set(read_schema(ROOT / "labels" / "schema.toml").names)
+    only_labels = re.compile(r"\bfavou?r\b", re.IGNORECASE)
+    hits = []
+    for path in sorted((ROOT / "stance").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                value = node.value
+                if value.strip().lower() in names or only_labels.search(value):
+                    hits.append(f"{path.name}:{node.lineno}: {value[:60]!r}")
+    assert not hits, hits
