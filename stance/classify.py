@@ -12,6 +12,7 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -157,11 +158,35 @@ TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
 LEXICAL_C = 10.0
 
 
+# scikit-learn's default token pattern; `tfidf_rows` reproduces TfidfVectorizer
+# (lowercase, word 1-2 grams, sublinear tf, idf, l2) without importing it.
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def tfidf_rows(texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray):
+    """Each text's TF-IDF vector as (column indices, values); equals sklearn's."""
+    from collections import Counter
+
+    rows = []
+    for doc in texts:
+        tokens = TOKEN.findall(doc.lower())
+        grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        counts = Counter(vocabulary[g] for g in grams if g in vocabulary)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        values = (1.0 + np.log(tf)) * idf[idx]
+        norm = np.linalg.norm(values)
+        rows.append((idx, values / norm if norm > 0 else values))
+    return rows
+
+
 class LexicalHead:
     """TF-IDF (word 1-2 grams) + `StanceHead`: the lexical half of the ensemble.
 
-    Saved as plain data: the vocabulary (a JSON list, index order), the idf
-    weights and the head's arrays; rebuilt without unpickling anything.
+    Fitted with scikit-learn's TfidfVectorizer; predicts with `tfidf_rows`, so
+    labelling never imports scikit-learn (1.5 s). Saved as plain data: the
+    vocabulary (a JSON list, index order), the idf weights and the head's
+    arrays; rebuilt without unpickling anything.
     """
 
     def __init__(self, C: float = LEXICAL_C, calibrate: bool = True):
@@ -171,30 +196,34 @@ class LexicalHead:
     def fit(self, texts: Sequence[str], y, groups=None):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.vectorizer_ = TfidfVectorizer(**TFIDF)
-        X = self.vectorizer_.fit_transform(list(texts))
+        vectorizer = TfidfVectorizer(**TFIDF)
+        X = vectorizer.fit_transform(list(texts))
+        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
+        self.idf_ = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
         self.classes_ = self.head_.classes_
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.head_.predict_proba(self.vectorizer_.transform(list(texts)))
+        head = self.head_
+        logits = np.tile(head.intercept_, (len(texts), 1))
+        for k, (idx, values) in enumerate(
+            tfidf_rows(texts, self.vocabulary_, self.idf_)
+        ):
+            logits[k] += head.coef_[:, idx] @ values
+        return _softmax(logits / head.temperature_)
 
     def vocabulary(self) -> list[str]:
-        terms = [""] * len(self.vectorizer_.vocabulary_)
-        for term, i in self.vectorizer_.vocabulary_.items():
+        terms = [""] * len(self.vocabulary_)
+        for term, i in self.vocabulary_.items():
             terms[i] = term
         return terms
 
     @classmethod
     def from_arrays(cls, vocabulary: list[str], idf, head: StanceHead, C: float):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         self = cls(C=C)
-        self.vectorizer_ = TfidfVectorizer(
-            **TFIDF, vocabulary={t: i for i, t in enumerate(vocabulary)}
-        )
-        self.vectorizer_.idf_ = np.asarray(idf, dtype=np.float64)
+        self.vocabulary_ = {t: i for i, t in enumerate(vocabulary)}
+        self.idf_ = np.asarray(idf, dtype=np.float64)
         self.head_ = head
         self.classes_ = head.classes_
         return self
@@ -296,7 +325,7 @@ class StanceClassifier:
                     lex_coef=lexical.head_.coef_,
                     lex_intercept=lexical.head_.intercept_,
                     lex_temperature=np.array([lexical.head_.temperature_]),
-                    lex_idf=lexical.vectorizer_.idf_,
+                    lex_idf=lexical.idf_,
                 )
                 (tmp / VOCAB_FILE).write_text(
                     json.dumps(lexical.vocabulary(), ensure_ascii=False),
@@ -325,7 +354,7 @@ class StanceClassifier:
                         for k, v in TFIDF.items()
                     },
                     "temperature": lexical.head_.temperature_,
-                    "n_terms": len(lexical.vectorizer_.vocabulary_),
+                    "n_terms": len(lexical.vocabulary_),
                 },
                 "libraries": _library_versions(),
                 **(extra_config or {}),
@@ -461,13 +490,11 @@ def _config_problem(config: dict) -> str | None:
     return None
 
 
-def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The head's arrays, numeric and of consistent shapes; never unpickles."""
+def _npz_numbers(path: Path, keys: Sequence[str], what: str) -> list[np.ndarray]:
+    """Arrays of finite numbers from an npz, never unpickling; a ModelError else."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            coef, intercept, temperature = (
-                np.asarray(npz[k]) for k in ("coef", "intercept", "temperature")
-            )
+            arrays = [np.asarray(npz[k]) for k in keys]
     except (
         ValueError,
         KeyError,
@@ -476,14 +503,18 @@ def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, floa
         zipfile.BadZipFile,
         zlib.error,
     ) as exc:
-        raise ModelError(f"{path}: unreadable head ({exc})") from None
-    for name, arr in (
-        ("coef", coef),
-        ("intercept", intercept),
-        ("temperature", temperature),
-    ):
+        raise ModelError(f"{path}: unreadable {what} ({exc})") from None
+    for name, arr in zip(keys, arrays, strict=True):
         if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
             raise ModelError(f"{path}: '{name}' is not an array of finite numbers")
+    return arrays
+
+
+def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The head's arrays, numeric and of consistent shapes; never unpickles."""
+    coef, intercept, temperature = _npz_numbers(
+        path, ("coef", "intercept", "temperature"), "head"
+    )
     if coef.ndim != 2 or coef.shape[0] != n_classes or coef.shape[1] < 1:
         raise ModelError(f"{path}: head shape {coef.shape} does not match its classes")
     if intercept.shape != (n_classes,) or temperature.shape != (1,):
@@ -506,29 +537,18 @@ def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
         )
     try:
         vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
-        with np.load(path, allow_pickle=False) as npz:
-            coef, intercept, temperature, idf = (
-                np.asarray(npz[k])
-                for k in ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf")
-            )
-    except (
-        ValueError,
-        KeyError,
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ) as exc:
-        raise ModelError(f"{directory}: unreadable lexical head ({exc})") from None
+    except (ValueError, OSError) as exc:
+        raise ModelError(f"{directory / VOCAB_FILE}: unreadable ({exc})") from None
+    coef, intercept, temperature, idf = _npz_numbers(
+        path,
+        ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf"),
+        "lexical head",
+    )
     n = len(classes)
     if (
         not isinstance(vocab, list)
         or not all(isinstance(t, str) for t in vocab)
         or len(set(vocab)) != len(vocab)
-        or any(
-            a.dtype.kind not in "fiu" or not np.all(np.isfinite(a))
-            for a in (coef, intercept, temperature, idf)
-        )
         or coef.shape != (n, len(vocab))
         or intercept.shape != (n,)
         or idf.shape != (len(vocab),)

@@ -173,3 +173,84 @@ def test_ensemble_with_an_altered_vocabulary_is_refused(tmp_path):
         StanceClassifier.load(
             tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
         )
+
+
+def test_tfidf_rows_equal_scikit_learns_vectorizer():
+    """Labelling computes TF-IDF without scikit-learn; it must match it exactly."""
+    import csv
+
+    from conftest import ROOT
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.classify import TFIDF, tfidf_rows
+
+    with open(ROOT / "labels" / "seeds.csv", encoding="utf-8") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh)]
+    train, test = texts[:60], texts[60:] + ["Ünïcode ÉCRIT: l'URSS, 1939!", "", "a"]
+    vec = TfidfVectorizer(**TFIDF).fit(train)
+    want = vec.transform(test).toarray()
+    got = np.zeros_like(want)
+    for k, (idx, values) in enumerate(tfidf_rows(test, vec.vocabulary_, vec.idf_)):
+        got[k, idx] = values
+    assert np.abs(want).sum() > 0
+    assert np.allclose(got, want, atol=1e-12)
+
+
+def test_lexical_head_probabilities_equal_the_sparse_path():
+    m = fitted_ensemble()
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.classify import TFIDF
+
+    vec = TfidfVectorizer(**TFIDF, vocabulary=m.lexical_.vocabulary_)
+    vec.idf_ = m.lexical_.idf_
+    probe = ["aaab zzz", "mmm nnn nnn", "unseen words entirely"]
+    sparse = m.lexical_.head_.predict_proba(vec.transform(probe))
+    assert np.allclose(m.lexical_.predict_proba(probe), sparse)
+
+
+def test_labelling_with_a_saved_ensemble_does_not_import_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    fitted_ensemble().save(tmp_path / "m")
+    probe = (
+        "import sys; sys.path.insert(0, 'tests'); from test_classify import FakeEmbedder; "
+        "from stance.classify import StanceClassifier; "
+        f"m = StanceClassifier.load({str(tmp_path / 'm')!r}, embedder=FakeEmbedder(), "
+        "check_encoder=False); m.predict_proba(['aaab zzz']); "
+        "print('sklearn' in sys.modules)"
+    )
+    root = str(__import__("conftest").ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"lex_idf": np.array([np.nan])}, "not an array of finite numbers"),
+        ({"lex_idf": np.ones(2)}, "does not match its vocabulary"),
+        ({"lex_coef": np.array([object()], dtype=object)}, "unreadable lexical head"),
+    ],
+)
+def test_forged_lexical_head_is_refused(tmp_path, change, message):
+    import hashlib
+    import json
+
+    fitted_ensemble().save(tmp_path / "m")
+    head = tmp_path / "m" / "head.npz"
+    with np.load(head) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez(head, **{**arrays, **change})
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["files"]["head.npz"] = hashlib.sha256(head.read_bytes()).hexdigest()
+    cfg["config_sha256"] = config_digest(cfg)  # a forger recomputes every hash
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match=message):
+        StanceClassifier.load(
+            tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
+        )
