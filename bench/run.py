@@ -481,15 +481,15 @@ def grouped_cv_f1(backend: str, tmp: Path) -> tuple[float, int, float]:
     """
     from stance.embed import Embedder, EmbeddingCache
     from stance.evaluate import cross_validate
-    from stance.labels import label_files, load_labels
+    from stance.labels import label_files, label_groups, load_labels
     from stance.schema import find_schema
-    from stance.train import _groups, nested_head_method
+    from stance.train import nested_head_method
 
     schema = find_schema(None)
     labels = load_labels(label_files(None, ROOT / "labels"), schema.names)
     texts = [lab.text for lab in labels]
     y = np.array([lab.stance for lab in labels])
-    groups = _groups(labels)
+    groups = np.array(label_groups(labels))
     classes = [c for c in schema.names if c in set(y)]
     cache = EmbeddingCache(tmp / f"cv-{backend}.sqlite")
     t0 = time.perf_counter()

@@ -144,18 +144,11 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
 def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
     """Label rows from Prodigy JSONL (accepted answers only), and the rest's count."""
     from .files import read_text
+    from .thread import iter_jsonl_objects
 
     text, _ = read_text(path)
     rows, left_out = [], 0
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
-        if not isinstance(rec, dict):
-            raise InputError(path, "expected a JSON object", line=lineno)
+    for lineno, rec in iter_jsonl_objects(path, text.split("\n")):
         if rec.get("answer") != "accept":
             left_out += 1
             continue

@@ -67,10 +67,10 @@ def turn_to_json(turn: Turn, extra: dict[str, Any] | None = None) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def iter_jsonl_turns(
+def iter_jsonl_objects(
     path: str | Path, lines: Iterable[str]
-) -> Iterator[tuple[int, Turn]]:
-    """Yield (line number, turn) per non-blank JSONL line; a bad line is an InputError."""
+) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) per non-blank JSONL line; a bad line is an InputError."""
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -80,6 +80,14 @@ def iter_jsonl_turns(
             raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
         if not isinstance(record, dict):
             raise InputError(path, "expected a JSON object", line=lineno)
+        yield lineno, record
+
+
+def iter_jsonl_turns(
+    path: str | Path, lines: Iterable[str]
+) -> Iterator[tuple[int, Turn]]:
+    """Yield (line number, turn) per non-blank JSONL line; a bad line is an InputError."""
+    for lineno, record in iter_jsonl_objects(path, lines):
         try:
             yield lineno, Turn.from_dict(record)
         except (ValueError, KeyError, TypeError) as exc:

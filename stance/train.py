@@ -18,7 +18,7 @@ from .evaluate import (
     tfidf_method,
 )
 from .files import check_output_path, sha256_file
-from .labels import Label, load_labels
+from .labels import label_groups, load_labels
 from .schema import Schema
 from .zeroshot import METHOD as ZERO_SHOT
 from .zeroshot import zero_shot_head, zero_shot_method
@@ -154,12 +154,6 @@ def thread_aware_method(
     return run
 
 
-def _groups(labels: list[Label]) -> np.ndarray:
-    return np.array(
-        [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
-    )
-
-
 def train(
     label_paths: list[Path],
     schema: Schema,
@@ -180,7 +174,7 @@ def train(
         )
     texts = [lab.text for lab in labels]
     y = np.array([lab.stance for lab in labels])
-    groups = _groups(labels)
+    groups = np.array(label_groups(labels))
     classes = [c for c in schema.names if c in set(y)]
     body = StanceClassifier(backend=backend, embedder=embedder)
     t0 = time.perf_counter()
