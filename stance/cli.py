@@ -151,6 +151,14 @@ def train_cli(
             "cross-validation table (repeatable)",
         ),
     ] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(
+            "--repeats",
+            min=1,
+            help="Random grouped 5-fold splits to average the scores over [default: 3]",
+        ),
+    ] = None,
 ) -> None:
     """Cross-validate on the labels, then train on all of them and save the model.
 
@@ -168,7 +176,13 @@ def train_cli(
     check_output_path(output, directory=True)
     files = label_files(labels, project_root(sch) / "labels")
     report = train(
-        files, sch, output, backend=encoder, previous=output, threads=threads
+        files,
+        sch,
+        output,
+        backend=encoder,
+        previous=output,
+        threads=threads,
+        repeats=repeats,
     )
     if json_out:
         import json
@@ -187,11 +201,16 @@ def train_cli(
         f"C={report['C']}, TF-IDF weight {report['lexical_weight']}",
         markup=False,
     )
-    out.print("grouped cross-validation (folds by conversation):", markup=False)
+    out.print(
+        "grouped cross-validation (folds by conversation; mean ± sd over "
+        f"{report['repeats']} random splits):",
+        markup=False,
+    )
     out.print(metrics_table(report["cv"], sch), markup=False)
     m = report["cv"][report["method"]]
     out.print(
-        "confusion (rows true, columns predicted): "
+        f"confusion (rows true, columns predicted, {report['repeats']} splits "
+        "summed): "
         f"{m['confusion']['labels']} {m['confusion']['matrix']}",
         markup=False,
     )
@@ -208,7 +227,13 @@ def train_cli(
             f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
             f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
             f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "
-            f"({m['f_avg'] - prev['f_avg']:+.3f})",
+            f"({m['f_avg'] - prev['f_avg']:+.3f})"
+            + (
+                f" (that model was scored on {prev['repeats']} split(s), this one "
+                f"on {report['repeats']}: part of the change is the scoring)"
+                if prev["repeats"] != report["repeats"]
+                else ""
+            ),
             markup=False,
         )
     out.print(f"model written to {output}", markup=False)

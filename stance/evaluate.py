@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -62,8 +63,10 @@ def grouped_folds(groups: Sequence[str], n_folds: int = N_FOLDS, seed: int = 0):
     return list(splitter.split(idx, idx, groups))
 
 
-# A method maps (train indices, test indices) to predicted labels for the test rows.
-Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# A method is fitted on training indices and returns a predictor, which maps test
+# indices to predicted labels; fitting and predicting are timed apart.
+Predictor = Callable[[np.ndarray], np.ndarray]
+Method = Callable[[np.ndarray], Predictor]
 
 
 def cross_validate(
@@ -74,26 +77,79 @@ def cross_validate(
     sides: Sequence[str],
     n_folds: int = N_FOLDS,
     seed: int = 0,
+    repeats: int = 1,
 ) -> dict[str, dict]:
-    """Out-of-fold predictions of every method in the same grouped folds."""
+    """Out-of-fold predictions of every method in the same grouped folds.
+
+    With `repeats` > 1 the whole grouped CV runs again on other random splits
+    (seeds `seed`, `seed + 1`, ...); scores are the mean over repeats, with their
+    standard deviation in `macro_f1_sd` / `f_avg_sd`, and the confusion matrix is
+    the sum. `oof_pred` are the out-of-fold predictions of the first split.
+
+    Each method's entry also has `fit_s` (mean seconds to fit on one training
+    fold) and `predict_ms_per_turn` (prediction time on the test folds, given the
+    features the caller precomputed, per turn).
+    """
     y = np.asarray(y)
-    folds = grouped_folds(groups, n_folds, seed)
+    splits = [grouped_folds(groups, n_folds, seed + r) for r in range(repeats)]
     out = {}
     for name, method in methods.items():
-        pred = np.empty(len(y), dtype=object)
-        for train, test in folds:
-            pred[test] = method(train, test)
-        out[name] = metrics(y, pred.astype(str), classes, sides)
-        out[name]["oof_pred"] = pred.astype(str).tolist()
+        runs, first = [], None
+        fit_s = predict_s = 0.0
+        for folds in splits:
+            pred = np.empty(len(y), dtype=object)
+            for train, test in folds:
+                t0 = time.perf_counter()
+                predict = method(train)
+                t1 = time.perf_counter()
+                pred[test] = predict(test)
+                fit_s += t1 - t0
+                predict_s += time.perf_counter() - t1
+            runs.append(metrics(y, pred.astype(str), classes, sides))
+            first = pred.astype(str).tolist() if first is None else first
+        out[name] = mean_metrics(runs)
+        out[name]["fit_s"] = round(fit_s / sum(len(f) for f in splits), 3)
+        out[name]["predict_ms_per_turn"] = round(
+            1000 * predict_s / (len(y) * len(splits)), 4
+        )
+        out[name]["oof_pred"] = first
+    return out
+
+
+def mean_metrics(runs: list[dict]) -> dict:
+    """The mean of several `metrics` results on the same rows (sd alongside)."""
+    if len(runs) == 1:
+        return {**runs[0], "repeats": 1, "macro_f1_sd": 0.0, "f_avg_sd": 0.0}
+    out = dict(runs[0])
+    for key in ("macro_f1", "f_avg", "accuracy"):
+        values = [r[key] for r in runs]
+        out[key] = float(np.mean(values))
+        if key != "accuracy":
+            out[key + "_sd"] = float(np.std(values, ddof=1))
+    out["per_class"] = {
+        c: {
+            **{
+                k: float(np.mean([r["per_class"][c][k] for r in runs]))
+                for k in ("precision", "recall", "f1")
+            },
+            "support": first["support"],
+        }
+        for c, first in runs[0]["per_class"].items()
+    }
+    out["confusion"] = {
+        "labels": runs[0]["confusion"]["labels"],
+        "matrix": np.sum([r["confusion"]["matrix"] for r in runs], axis=0).tolist(),
+    }
+    out["repeats"] = len(runs)
     return out
 
 
 def majority_method(y: np.ndarray) -> Method:
-    def run(train, test):
+    def fit(train):
         values, counts = np.unique(y[train], return_counts=True)
-        return np.full(len(test), values[counts.argmax()])
+        return lambda test: np.full(len(test), values[counts.argmax()])
 
-    return run
+    return fit
 
 
 def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
@@ -102,11 +158,11 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
 
     texts = np.asarray(texts, dtype=object)
 
-    def run(train, test):
+    def fit(train):
         vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
         Xtr = vec.fit_transform(texts[train])
         lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=10.0)
         lr.fit(Xtr, y[train])
-        return lr.predict(vec.transform(texts[test]))
+        return lambda test: lr.predict(vec.transform(texts[test]))
 
-    return run
+    return fit

@@ -1,7 +1,10 @@
 """Training: nested choices of the method, reading the model it replaces."""
 
+import json
+
 import numpy as np
 import pytest
+from conftest import ROOT, run_cli
 from test_classify import GROUPS, TEXTS, FakeEmbedder, Y
 
 from stance.train import (
@@ -50,8 +53,38 @@ def test_previous_metrics_are_those_of_the_previous_models_own_method(tmp_path):
         "f_avg": 0.45,
         "method": "embedding+tfidf",
         "n_labels": None,
+        "repeats": 1,
     }
     (tmp_path / "config.json").write_text(
         '{"metrics": {"embedding+logreg": {"macro_f1": 0.5, "f_avg": 0.4}}}'
     )
     assert _previous_metrics(tmp_path)["macro_f1"] == 0.5
+
+
+@pytest.mark.slow
+def test_one_command_reproduces_the_shipped_models_metrics(tmp_path):
+    """The model card's command, on the shipped labels, gives the shipped table."""
+    shipped = json.loads((ROOT / "models" / "default" / "config.json").read_text())
+    res = run_cli(
+        "train",
+        "--threads",
+        "seeds",
+        "--threads",
+        "seeds/threads",
+        "-o",
+        tmp_path / "model",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["n_labels"] == shipped["training"]["n_labels"]
+    assert got["C"] == shipped["training"]["C"]
+    assert got["lexical_weight"] == shipped["training"]["lexical_weight"]
+    assert set(got["cv"]) == set(shipped["metrics"])
+    for method, want in shipped["metrics"].items():
+        for key in ("macro_f1", "f_avg"):
+            # the encoder is exported afresh on a new machine: allow float noise
+            assert got["cv"][method][key] == pytest.approx(want[key], abs=0.005), (
+                method,
+                key,
+            )
