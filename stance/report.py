@@ -61,17 +61,22 @@ def build_report(
     schema: Schema,
     vectors: np.ndarray,
     model_name: str,
+    labelled: Sequence[str] = (),
 ) -> dict:
+    """The report's data. `labelled`: texts labelled already, never suggested."""
     names = list(schema.names)
     by_id = {r["id"]: r for r in rows}
     chain_set = build_chains(turns)
     described = [describe_chain(c, by_id, schema.sides) for c in chain_set.chains]
     described.sort(key=lambda d: (-len(d["turning_points"]), -d["length"]))
-    margins = []
-    for r in rows:
-        s = sorted(r["scores"].values(), reverse=True)
-        margins.append(s[0] - (s[1] if len(s) > 1 else 0))
-    next_up = [rows[i] for i in np.argsort(margins)[:TO_LABEL_NEXT]]
+    next_up = []
+    if rows:
+        from .suggest import rank_turns
+
+        classes = list(rows[0]["scores"])
+        proba = np.array([[r["scores"][c] for c in classes] for r in rows])
+        ranked = rank_turns(turns, proba, classes, labelled)[:TO_LABEL_NEXT]
+        next_up = [by_id[c.turn.id] for c in ranked]
     return {
         "schema": schema,
         "model": model_name,
@@ -101,10 +106,12 @@ def report_paths(paths, model, schema: Schema, thread_aware: bool = False) -> di
     """Parse, embed once, label from those embeddings, and build the report data."""
     from .parse import parse_paths
     from .predict import model_name, rows_from_proba
+    from .suggest import labelled_texts, project_label_files
 
     turns = list(parse_paths(paths).turns)
-    vectors = model.features([t.text for t in turns])
-    proba = model.head_.predict_proba(vectors)
+    texts = [t.text for t in turns]
+    vectors = model.features(texts)
+    proba = model.proba_from(texts, vectors)  # every head, as `stance label`
     suffix = ""
     if thread_aware and turns:
         from .context import thread_adjust
@@ -112,7 +119,9 @@ def report_paths(paths, model, schema: Schema, thread_aware: bool = False) -> di
         proba = thread_adjust(turns, proba, model.classes_, schema.sides)
         suffix = "+thread"
     rows = list(rows_from_proba(turns, proba, model, suffix))
-    return build_report(turns, rows, schema, vectors, model_name(model) + suffix)
+    labelled = labelled_texts(project_label_files(schema), schema.names)
+    name = model_name(model) + suffix
+    return build_report(turns, rows, schema, vectors, name, labelled)
 
 
 def _short(text: str, n: int = 220) -> str:
@@ -176,7 +185,11 @@ def render_markdown(rep: dict) -> str:
                 f"(confidence {r['confidence']:.2f})"
             )
         out.append("")
-    out += ["## Worth labelling next (lowest margin between the top two scores)", ""]
+    out += [
+        "## Worth labelling next (unlabelled, lowest margin between the top two "
+        "scores, round-robin over threads: the `stance suggest` order)",
+        "",
+    ]
     for r in rep["next_to_label"]:
         out.append(
             f"- `{r['id']}` guess {r['stance']} ({r['confidence']:.2f}): "

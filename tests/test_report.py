@@ -111,3 +111,69 @@ def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
     cs = build_chains(turns)
     assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}
     assert all(len(set(c.turn_ids)) == len(c.turn_ids) for c in cs.chains)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("thread_aware", [False, True])
+def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
+    """The report labels from its one embedding pass with every head of the
+    model (the default has a TF-IDF head too), so its rows are `stance label`'s."""
+    from conftest import SEEDS
+
+    from stance.parse import parse_paths
+    from stance.predict import load_model, predict_rows, thread_aware_rows
+    from stance.report import report_paths
+    from stance.schema import find_schema
+
+    schema = find_schema(None)
+    model = load_model(None, schema)
+    assert model.lexical_weight > 0  # the shipped default is the ensemble
+    pages = sorted(SEEDS.glob("*.txt"))[:2]
+    data = report_paths(pages, model, schema, thread_aware=thread_aware)
+    turns = parse_paths(pages).turns
+    if thread_aware:
+        rows = list(thread_aware_rows(turns, model, schema.sides))
+    else:
+        rows = list(predict_rows(turns, model))
+    assert len(rows) == len(data["rows"]) > 10
+    for row in rows:
+        got = data["rows"][row["id"]]
+        assert got["stance"] == row["stance"]
+        assert got["model"] == row["model"]
+        for label, score in row["scores"].items():
+            assert got["scores"][label] == pytest.approx(score, abs=1e-4)
+
+
+def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
+    """The report's list is `stance suggest`'s order: unlabelled turns only,
+    most uncertain first, round-robin over threads."""
+    from stance.report import build_report
+    from stance.schema import find_schema
+
+    schema = find_schema(None)
+    names = list(schema.names)
+    turns, rows = [], []
+    for conv in ("a", "b"):
+        for i in range(6):
+            text = f"thread {conv} turn {i} says something quite different {i * 7}"
+            turns.append(t(f"{conv}{i}", conv=conv, text=text))
+            top = 0.34 + 0.1 * i if conv == "a" else 0.9  # thread a: unsure
+            rest = (1 - top) / (len(names) - 1)
+            scores = {n: (top if k == 0 else rest) for k, n in enumerate(names)}
+            best = max(scores, key=scores.get)
+            rows.append(
+                {
+                    **turns[-1].to_dict(),
+                    "stance": best,
+                    "confidence": scores[best],
+                    "scores": scores,
+                    "model": "m",
+                }
+            )
+    labelled = [turns[0].text]  # the most uncertain turn is labelled already
+    rep = build_report(turns, rows, schema, np.zeros((12, 4)), "m", labelled)
+    ids = [r["id"] for r in rep["next_to_label"]]
+    assert "a0" not in ids
+    # b has no label yet, so its most unsure turn comes first; then one more of
+    # each thread in turn, the more uncertain first
+    assert ids[:4] == ["b0", "a1", "b1", "a2"]
