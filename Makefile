@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test bench bench-curve lint clean
+.PHONY: install demo test bench bench-curve bench-curve-methods bench-levers lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP)
 
 bench-curve: $(STAMP)
 	$(BIN)/python bench/learning_curve.py
+
+bench-levers: $(STAMP)
+	$(BIN)/python bench/levers.py
+
+bench-curve-methods: $(STAMP)
+	$(BIN)/python bench/learning_curve.py --methods --seeds 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check stance tests bench

@@ -3,6 +3,11 @@ labels added at random versus in `stance suggest` order.
 
 Run with `make bench-curve` (python bench/learning_curve.py [--seeds N]).
 
+`--methods` draws the curve of `stance train`'s methods instead, labels added in
+random order: the default `embedding+tfidf` (`train.fit_default`, its C and TF-IDF
+weight chosen inside the training labels), the embedding head alone, and the
+TF-IDF baseline, in the same folds and orders (bench/results/method_curve.*).
+
 For each seed the labels are split into 5 grouped folds (by conversation, as in
 `stance train`); every test fold is held out whole. Inside the other folds:
 
@@ -43,6 +48,12 @@ STRATEGIES = ("random", "suggest", "margin only")
 COLORS = {"random": "#8c8c8c", "suggest": "#2b7bba", "margin only": "#e67e22"}
 N_FOLDS = 5
 BEGIN, END = "<!-- learning-curve:begin -->", "<!-- learning-curve:end -->"
+METHOD_MARKERS = ("<!-- method-curve:begin -->", "<!-- method-curve:end -->")
+METHOD_COLORS = {
+    "embedding+tfidf": "#2b7bba",
+    "embedding+logreg": "#8c8c8c",
+    "tfidf+logreg": "#e67e22",
+}
 
 
 def load_data():
@@ -58,7 +69,7 @@ def load_data():
     y = np.array([lab.stance for lab in labels])
     groups = np.array(label_groups(labels))
     dup = np.array(find_duplicates(texts))
-    return schema, X, y, groups, dup
+    return schema, X, y, groups, dup, np.array(texts, dtype=object)
 
 
 def fit_head(X, y, groups, sides, calibrate: bool):
@@ -112,7 +123,7 @@ def run(n_seeds: int) -> dict:
     from stance.evaluate import grouped_folds, metrics
 
     t0 = time.perf_counter()
-    schema, X, y, groups, dup = load_data()
+    schema, X, y, groups, dup, _ = load_data()
     embed_s = time.perf_counter() - t0
     names, sides = list(schema.names), list(schema.sides)
     sizes = [*SIZES, "all"]
@@ -156,6 +167,111 @@ def run(n_seeds: int) -> dict:
     }
 
 
+def method_predictors(texts, X, y, groups, sides):
+    """name -> fit(train indices) -> predict(test indices), as `stance train`."""
+    from stance.evaluate import tfidf_method
+    from stance.train import (
+        EMBEDDING_ONLY,
+        METHOD,
+        TFIDF,
+        fit_default,
+        nested_head_method,
+    )
+
+    class Shared:  # the texts are embedded already; the models only need its id
+        id = "bench"
+
+    def default(train):
+        m = fit_default(texts[train], X[train], y[train], groups[train], sides, Shared)
+        return lambda test: m.classes_[
+            m.proba_from(list(texts[test]), X[test]).argmax(axis=1)
+        ]
+
+    return {
+        METHOD: default,
+        EMBEDDING_ONLY: nested_head_method(X, y, groups, sides),
+        TFIDF: tfidf_method(list(texts), y),
+    }
+
+
+def run_methods(n_seeds: int) -> dict:
+    """Macro-F1 against training labels (random order) for each train method."""
+    from stance.evaluate import grouped_folds, metrics
+
+    t0 = time.perf_counter()
+    schema, X, y, groups, _, texts = load_data()
+    embed_s = time.perf_counter() - t0
+    names, sides = list(schema.names), list(schema.sides)
+    methods = method_predictors(texts, X, y, groups, sides)
+    sizes = [*SIZES, "all"]
+    scores = {m: {str(n): [] for n in sizes} for m in methods}
+    fit_s = {m: {str(n): [] for n in sizes} for m in methods}
+    n_train = []
+    for seed in range(n_seeds):
+        folds = grouped_folds(groups, N_FOLDS, seed=seed)
+        preds = {
+            m: {str(n): np.empty(len(y), dtype=object) for n in sizes} for m in methods
+        }
+        for f, (train, test) in enumerate(folds):
+            n_train.append(len(train))
+            order = np.random.default_rng(seed * 100 + f).permutation(train)
+            for n in sizes:
+                sel = order if n == "all" else _first_with_all(order, y, n)
+                for name, fit in methods.items():
+                    t1 = time.perf_counter()
+                    predict = fit(np.asarray(sel))
+                    fit_s[name][str(n)].append(time.perf_counter() - t1)
+                    preds[name][str(n)][test] = predict(test)
+        for name in methods:
+            for n in sizes:
+                p = preds[name][str(n)].astype(str)
+                scores[name][str(n)].append(metrics(y, p, names, sides)["macro_f1"])
+        print(f"seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return {
+        "n_labels": int(len(y)),
+        "n_conversations": int(len(set(groups))),
+        "train_fold_sizes": [int(min(n_train)), int(max(n_train))],
+        "seeds": n_seeds,
+        "sizes": [str(n) for n in sizes],
+        "macro_f1": scores,
+        "fit_s": {
+            m: {n: float(np.mean(v)) for n, v in d.items()} for m, d in fit_s.items()
+        },
+        "embed_s": round(embed_s, 1),
+        "total_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _first_with_all(order: np.ndarray, y: np.ndarray, n: int) -> list[int]:
+    """The first n of the order, longer if needed to hold every class once."""
+    k = n
+    while len(set(y[order[:k]])) < len(set(y)) and k < len(order):
+        k += 1
+    return list(order[:k])
+
+
+def method_table(res: dict) -> str:
+    lo, hi = res["train_fold_sizes"]
+    names = list(res["macro_f1"])
+    lines = [
+        "| training labels | "
+        + " | ".join(f"{m} macro-F1" for m in names)
+        + " | embedding+tfidf fit s |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    first = names[0]
+    for n in res["sizes"]:
+        label = f"all ({lo}-{hi})" if n == "all" else n
+        cells = [
+            f"{np.mean(res['macro_f1'][m][n]):.3f} ± {_sd(res['macro_f1'][m][n]):.3f}"
+            for m in names
+        ]
+        lines.append(
+            f"| {label} | " + " | ".join(cells) + f" | {res['fit_s'][first][n]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def _sd(values) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
@@ -181,7 +297,7 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(res: dict, path: Path) -> None:
+def plot(res: dict, path: Path, colors: dict | None = None, suffix=" order") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,11 +306,12 @@ def plot(res: dict, path: Path) -> None:
     lo, hi = res["train_fold_sizes"]
     xs = [int(n) if n != "all" else (lo + hi) // 2 for n in res["sizes"]]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for strategy in STRATEGIES:
-        color = COLORS[strategy]
+    colors = colors or COLORS
+    for strategy in colors:
+        color = colors[strategy]
         m = np.array([np.mean(res["macro_f1"][strategy][n]) for n in res["sizes"]])
         sd = np.array([_sd(res["macro_f1"][strategy][n]) for n in res["sizes"]])
-        ax.plot(xs, m, "o-", color=color, label=f"{strategy} order")
+        ax.plot(xs, m, "o-", color=color, label=f"{strategy}{suffix}")
         ax.fill_between(xs, m - sd, m + sd, color=color, alpha=0.15)
     ax.set_xscale("log", base=2)
     ax.set_xticks(xs, [n for n in res["sizes"]])
@@ -208,15 +325,20 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_benchmarks(section: str) -> None:
+def write_benchmarks(
+    section: str,
+    markers=(BEGIN, END),
+    title: str = "Learning curve: active vs random",
+) -> None:
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text and END in text:
-        start, end = text.index(BEGIN), text.index(END) + len(END)
+    begin, end_marker = markers
+    block = f"{begin}\n{section}\n{end_marker}"
+    if begin in text and end_marker in text:
+        start, end = text.index(begin), text.index(end_marker) + len(end_marker)
         text = text[:start] + block + text[end:]
     else:
-        text = text.rstrip("\n") + "\n\n## Learning curve: active vs random\n\n" + block
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block
     path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
 
 
@@ -224,10 +346,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--no-benchmarks-md", action="store_true")
+    ap.add_argument(
+        "--methods", action="store_true", help="curve of each train method instead"
+    )
     args = ap.parse_args()
-    res = run(args.seeds)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
+    if args.methods:
+        main_methods(args, out)
+        return
+    res = run(args.seeds)
     (out / "learning_curve.json").write_text(json.dumps(res, indent=2) + "\n")
     plot(res, out / "learning_curve.png")
     head = (
@@ -243,6 +371,26 @@ def main() -> None:
     print(section)
     if not args.no_benchmarks_md:
         write_benchmarks(section)
+
+
+def main_methods(args, out: Path) -> None:
+    res = run_methods(args.seeds)
+    (out / "method_curve.json").write_text(json.dumps(res, indent=2) + "\n")
+    plot(res, out / "method_curve.png", METHOD_COLORS, suffix="")
+    head = (
+        f"Command: `make bench-curve-methods` (python bench/learning_curve.py "
+        f"--methods --seeds {res['seeds']}); {res['n_labels']} labels from "
+        f"{res['n_conversations']} conversations; {res['seeds']} seeds × {N_FOLDS} "
+        "grouped folds, labels taken in random order inside the training folds, "
+        "every method on the same labels; hyperparameters chosen inside those "
+        f"labels as in `stance train`; run time {res['total_s']:.0f} s on "
+        f"{os.cpu_count()} cores. Plot: bench/results/method_curve.png."
+    )
+    section = head + "\n\n" + method_table(res)
+    (out / "method_curve.md").write_text(section + "\n")
+    print(section)
+    if not args.no_benchmarks_md:
+        write_benchmarks(section, METHOD_MARKERS, "Learning curve of the train methods")
 
 
 if __name__ == "__main__":
