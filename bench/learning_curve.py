@@ -325,6 +325,15 @@ def plot(res: dict, path: Path, colors: dict | None = None, suffix=" order") -> 
     plt.close(fig)
 
 
+def publish(section: str, path: Path, benchmarks_md: bool, *where) -> None:
+    """Print a bench's section, write it to path and (unless told not to) into
+    BENCHMARKS.md between its markers (`where`: markers, title)."""
+    path.write_text(section + "\n")
+    print(section)
+    if benchmarks_md:
+        write_benchmarks(section, *where)
+
+
 def write_benchmarks(
     section: str,
     markers=(BEGIN, END),
@@ -367,10 +376,7 @@ def main() -> None:
         "Plot: bench/results/learning_curve.png."
     )
     section = head + "\n\n" + table(res)
-    (out / "learning_curve.md").write_text(section + "\n")
-    print(section)
-    if not args.no_benchmarks_md:
-        write_benchmarks(section)
+    publish(section, out / "learning_curve.md", not args.no_benchmarks_md)
 
 
 def main_methods(args, out: Path) -> None:
@@ -387,10 +393,13 @@ def main_methods(args, out: Path) -> None:
         f"{os.cpu_count()} cores. Plot: bench/results/method_curve.png."
     )
     section = head + "\n\n" + method_table(res)
-    (out / "method_curve.md").write_text(section + "\n")
-    print(section)
-    if not args.no_benchmarks_md:
-        write_benchmarks(section, METHOD_MARKERS, "Learning curve of the train methods")
+    publish(
+        section,
+        out / "method_curve.md",
+        not args.no_benchmarks_md,
+        METHOD_MARKERS,
+        "Learning curve of the train methods",
+    )
 
 
 if __name__ == "__main__":

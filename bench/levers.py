@@ -228,7 +228,8 @@ def finetuned(texts, y, groups, sides, log):
     import random
 
     import torch
-    from sentence_transformers import SentenceTransformer, losses
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import losses
 
     from stance.classify import StanceHead
     from stance.embed import model_path
@@ -255,7 +256,7 @@ def finetuned(texts, y, groups, sides, log):
             order = rng.permutation(train)
             for b in range(0, len(order), batch):
                 idx = order[b : b + batch]
-                feats = model.tokenize(list(texts[idx]))
+                feats = model.preprocess(list(texts[idx]))
                 target = torch.tensor([classes.index(v) for v in y[idx]])
                 loss_fn([feats], target).backward()
                 opt.step()
@@ -376,7 +377,7 @@ def table(cv: dict) -> str:
 
 
 def main() -> None:
-    from learning_curve import write_benchmarks
+    from learning_curve import publish
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -411,10 +412,13 @@ def main() -> None:
         )
     )
     section = head + "\n\n" + table(cv)
-    (out / "levers.md").write_text(section + "\n")
-    print(section)
-    if not args.no_benchmarks_md:
-        write_benchmarks(section, MARKERS, "Stance-quality levers")
+    publish(
+        section,
+        out / "levers.md",
+        not args.no_benchmarks_md,
+        MARKERS,
+        "Stance-quality levers",
+    )
 
 
 if __name__ == "__main__":
