@@ -17,6 +17,10 @@ UNCERTAIN_BELOW = 0.5
 TOP_CHAINS = 12
 KEY_ARGUMENTS = 3
 TO_LABEL_NEXT = 15
+NOTHING_TO_LABEL = (
+    "Nothing: every turn of these pages is labelled already (or a near-duplicate "
+    "of a labelled one)."
+)
 
 
 def _page(row: dict) -> str:
@@ -190,6 +194,8 @@ def render_markdown(rep: dict) -> str:
         "scores, round-robin over threads: the `stance suggest` order)",
         "",
     ]
+    if not rep["next_to_label"]:
+        out.append(f"- {NOTHING_TO_LABEL}")
     for r in rep["next_to_label"]:
         out.append(
             f"- `{r['id']}` guess {r['stance']} ({r['confidence']:.2f}): "
@@ -323,7 +329,10 @@ def render_html(rep: dict) -> str:
                 f"{e(_short(r['text'], 400))}<div class='small'>{e(_page(r))}, "
                 f"confidence {r['confidence']:.2f}</div></div>"
             )
-    out.append("<h2>Worth labelling next</h2><ol>")
+    out.append("<h2>Worth labelling next</h2>")
+    if not rep["next_to_label"]:
+        out.append(f"<p>{e(NOTHING_TO_LABEL)}</p>")
+    out.append("<ol>")
     for r in rep["next_to_label"]:
         out.append(
             f"<li><code>{e(r['id'])}</code> guess {e(r['stance'])} "

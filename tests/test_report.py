@@ -147,7 +147,12 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
 def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     """The report's list is `stance suggest`'s order: unlabelled turns only,
     most uncertain first, round-robin over threads."""
-    from stance.report import build_report
+    from stance.report import (
+        NOTHING_TO_LABEL,
+        build_report,
+        render_html,
+        render_markdown,
+    )
     from stance.schema import find_schema
 
     schema = find_schema(None)
@@ -177,3 +182,9 @@ def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     # b has no label yet, so its most unsure turn comes first; then one more of
     # each thread in turn, the more uncertain first
     assert ids[:4] == ["b0", "a1", "b1", "a2"]
+
+    every = [x.text for x in turns]
+    done = build_report(turns, rows, schema, np.zeros((12, 4)), "m", every)
+    assert done["next_to_label"] == []
+    assert NOTHING_TO_LABEL in render_markdown(done)
+    assert NOTHING_TO_LABEL in render_html(done)
