@@ -70,19 +70,6 @@ def load():
     return schema, texts, y, groups, X, parents, body
 
 
-def head(X, y, groups, sides, fixed_C=None):
-    """The embedding head of `stance train` on the given feature matrix."""
-    from stance.classify import StanceHead
-    from stance.train import choose_C
-
-    def fit(train):
-        C = fixed_C or choose_C(X[train], y[train], groups[train], sides)
-        h = StanceHead(C=C, calibrate=False).fit(X[train], y[train])
-        return lambda test: h.predict(X[test])
-
-    return fit
-
-
 def lexical(texts, char: bool):
     """Fit TF-IDF word 1-2 grams (and char_wb 2-5 grams) on texts; a transform."""
     from scipy import sparse
@@ -306,6 +293,7 @@ def finetune_rows(texts, y, groups, classes, sides, args, log) -> dict:
 def rows(args, log) -> tuple[dict, dict]:
     from stance.evaluate import cross_validate, tfidf_method
     from stance.train import EMBEDDING_ONLY, METHOD, default_method
+    from stance.train import nested_head_method as head
     from stance.zeroshot import zero_shot_head
 
     schema, texts, y, groups, X, parents, body = load()

@@ -246,6 +246,11 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
         "C": C,
         "lexical_weight": weight,
         "repeats": repeats,
+        "command": " ".join(
+            ["stance train"]
+            + [f"--threads {_shown(t)}" for t in threads or []]
+            + ([f"--repeats {repeats}"] if repeats != REPEATS else [])
+        ),
         "cv": {
             k: {m: v for m, v in r.items() if m != "oof_pred"} for k, r in cv.items()
         },
@@ -370,8 +375,7 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
         "",
         metrics_table(report["cv"], schema),
         "",
-        "Reproduce: `stance train --threads seeds --threads seeds/threads` "
-        "(all files in labels/).",
+        f"Reproduce: `{report['command']}` on the label files listed below.",
         "",
         "`train s/fold`: mean seconds to fit the method on one training fold "
         "(about 4/5 of the labels), nested hyperparameter search included. "

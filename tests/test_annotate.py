@@ -323,8 +323,11 @@ def test_terminal_takes_single_key_presses_and_ctrl_c(project):
     try:
         assert b"[q] quit" in _read_until(master, b"[q] quit")
         os.write(master, b"n")
-        assert b"-> none" in _read_until(master, b"-> none", 60)
-        _read_until(master, b"[q] quit", 60)
+        after = _read_until(master, b"-> none", 60)
+        assert b"-> none" in after
+        # the next prompt may have come in the same read as the answer
+        if b"[q] quit" not in after.split(b"-> none", 1)[1]:
+            assert b"[q] quit" in _read_until(master, b"[q] quit", 60)
         os.write(master, b"\x03")  # Ctrl-C
         out = _read_until(master, b"turns left", 60)
         assert proc.wait(timeout=60) == 0

@@ -97,6 +97,9 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         assert f"| {method} |" in res.stdout, method
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
     assert cfg["classes"] and "label_files" in cfg and cfg["metrics"]
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "Reproduce: `stance train --threads seeds` on the label files" in card
+    assert "| train s/fold | label turns/s |" in card
 
     out = tmp_path / "out.jsonl"
     res = run_cli(
