@@ -177,7 +177,7 @@ def train(
 
     BLAS runs on one thread: hundreds of small logistic regressions are several
     times faster that way than with threads contending for 2 cores (measured on
-    the shipped labels: 4.3 s against 13.9 s to fit the default on a fold).
+    the shipped labels: 4.6 s against 13.9 s to fit the default on a fold).
     """
     from threadpoolctl import threadpool_limits
 
