@@ -80,12 +80,17 @@ def fit_head(X, y, groups, sides, calibrate: bool):
     return StanceHead(C=C, calibrate=calibrate).fit(X, y, groups if calibrate else None)
 
 
+def first_holding(order, y: np.ndarray, n: int, classes: int) -> list[int]:
+    """The first n of the order, longer if needed to hold `classes` labels."""
+    k = n
+    while len(set(y[order[:k]])) < classes and k < len(order):
+        k += 1
+    return list(order[:k])
+
+
 def random_start(perm: np.ndarray, y: np.ndarray) -> list[int]:
     """The first STEP of the random order, longer if needed to hold two labels."""
-    k = STEP
-    while len(set(y[perm[:k]])) < 2 and k < len(perm):
-        k += 1
-    return list(perm[:k])
+    return first_holding(perm, y, STEP, 2)
 
 
 def suggest_order(
@@ -216,7 +221,8 @@ def run_methods(n_seeds: int) -> dict:
             n_train.append(len(train))
             order = np.random.default_rng(seed * 100 + f).permutation(train)
             for n in sizes:
-                sel = order if n == "all" else _first_with_all(order, y, n)
+                every = len(set(y))
+                sel = order if n == "all" else first_holding(order, y, n, every)
                 for name, fit in methods.items():
                     t1 = time.perf_counter()
                     predict = fit(np.asarray(sel))
@@ -240,14 +246,6 @@ def run_methods(n_seeds: int) -> dict:
         "embed_s": round(embed_s, 1),
         "total_s": round(time.perf_counter() - t0, 1),
     }
-
-
-def _first_with_all(order: np.ndarray, y: np.ndarray, n: int) -> list[int]:
-    """The first n of the order, longer if needed to hold every class once."""
-    k = n
-    while len(set(y[order[:k]])) < len(set(y)) and k < len(order):
-        k += 1
-    return list(order[:k])
 
 
 def method_table(res: dict) -> str:

@@ -218,9 +218,8 @@ def finetuned(texts, y, groups, sides, log):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses
 
-    from stance.classify import StanceHead
     from stance.embed import model_path
-    from stance.train import choose_C
+    from stance.train import nested_head_method
 
     classes = sorted(set(y))
 
@@ -258,10 +257,7 @@ def finetuned(texts, y, groups, sides, log):
         log(f"fine-tuned on {len(train)} labels in {time.perf_counter() - t0:.0f} s")
         with torch.no_grad():
             Z = model.encode(list(texts), batch_size=32, normalize_embeddings=True)
-        Z = Z.astype(np.float64)
-        C = choose_C(Z[train], y[train], groups[train], sides)
-        h = StanceHead(C=C, calibrate=False).fit(Z[train], y[train])
-        return lambda test: h.predict(Z[test])
+        return nested_head_method(Z.astype(np.float64), y, groups, sides)(train)
 
     return fit
 
