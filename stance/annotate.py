@@ -365,16 +365,17 @@ def annotate(
     from rich.console import Console
 
     from .files import check_output_path
-    from .predict import load_model, model_name
-    from .suggest import labelled_texts, predict_turns, project_label_files, rank_turns
+    from .predict import iter_turns, load_model, model_name
+    from .suggest import labelled_texts, project_label_files, rank_turns, score_readable
 
     labels_path = Path(labels_path)
     check_output_path(labels_path)
     model = load_model(model_dir, schema)
     label_paths = project_label_files(schema, [labels_path])
     done = labelled_texts(label_paths, schema.names)
-    turns, proba = predict_turns(paths, model)
-    ranked = rank_turns(turns, proba, list(model.classes_), done, method)
+    turns = list(iter_turns(paths))
+    readable, proba, _ = score_readable(turns, model)  # English turns only
+    ranked = rank_turns(readable, proba, list(model.classes_), done, method)
     skipped = set() if include_skipped else read_skipped(labels_path)
     items = build_items(turns, ranked, skipped)
     console = console or Console(highlight=False)

@@ -124,6 +124,37 @@ SchemaOpt = Annotated[
 EncoderOpt = Annotated[
     str, typer.Option("--encoder", help="Encoder backend: onnx, torch or onnx-int8")
 ]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress bars (drawn only when stderr is a terminal)"
+    ),
+]
+AnyLanguageOpt = Annotated[
+    bool,
+    typer.Option(
+        "--any-language",
+        help="Label turns in every language (default: turns in a language the "
+        "English-only encoder does not read get no stance, with the reason)",
+    ),
+]
+
+
+def _languages(any_language: bool):
+    from .lang import ENCODER_LANGUAGES
+
+    return None if any_language else ENCODER_LANGUAGES
+
+
+def _skipped_summary(reasons: dict[str, int]) -> str:
+    """`; 3 skipped (language: ru 2, language: de 1)` or nothing."""
+    if not reasons:
+        return ""
+    n = sum(reasons.values())
+    parts = ", ".join(
+        f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])
+    )
+    return f"; {n} skipped, no stance ({parts}; --any-language labels them)"
 
 
 @app.command("train")
@@ -159,13 +190,24 @@ def train_cli(
             help="Random grouped 5-fold splits to average the scores over [default: 3]",
         ),
     ] = None,
+    include_heldout: Annotated[
+        bool,
+        typer.Option(
+            "--include-heldout",
+            help="Train on the held-out labels (labels/heldout/) too; the model card "
+            "then has no held-out score",
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Cross-validate on the labels, then train on all of them and save the model.
 
-    Example: stance train labels/ -o models/default
+    The held-out labels (labels/heldout/*.csv) are not trained on: the final
+    model is scored on them. Example: stance train labels/ -o models/default
     """
     from .files import check_output_path
-    from .labels import label_files, pending_rows
+    from .labels import heldout_label_files, label_files, pending_rows
+    from .progress import on_terminal, progress_bars
     from .schema import find_schema, project_root
     from .train import metrics_table, train
 
@@ -175,15 +217,19 @@ def train_cli(
         output.parent.mkdir(exist_ok=True)
     check_output_path(output, directory=True)
     files = label_files(labels, project_root(sch) / "labels")
-    report = train(
-        files,
-        sch,
-        output,
-        backend=encoder,
-        previous=output,
-        threads=threads,
-        repeats=repeats,
-    )
+    with progress_bars(on_terminal() and not quiet) as bars:
+        report = train(
+            files,
+            sch,
+            output,
+            backend=encoder,
+            previous=output,
+            threads=threads,
+            repeats=repeats,
+            heldout=heldout_label_files(project_root(sch) / "labels"),
+            include_heldout=include_heldout,
+            progress=bars,
+        )
     if json_out:
         import json
 
@@ -236,6 +282,21 @@ def train_cli(
             ),
             markup=False,
         )
+    held = report.get("heldout")
+    if report["include_heldout"]:
+        out.print(
+            "held-out labels trained on (--include-heldout): no held-out score",
+            markup=False,
+        )
+    elif held and held["metrics"]:
+        h = held["metrics"][report["method"]]
+        out.print(
+            f"held-out test set ({held['n']} labels from {held['n_conversations']} "
+            f"conversations never trained on): macro-F1 {h['macro_f1']:.3f}, F_avg "
+            f"{h['f_avg']:.3f}, accuracy {h['accuracy']:.3f}",
+            markup=False,
+        )
+        out.print(metrics_table(held["metrics"], sch), markup=False)
     out.print(f"model written to {output}", markup=False)
 
 
@@ -251,13 +312,18 @@ def label_cli(
     ] = None,
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
+    any_language: AnyLanguageOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Label every turn with a stance, a confidence and a score per class.
 
-    Example: stance label seeds/*.txt -o labelled.jsonl
+    Turns in a language the model does not read get `stance` null and
+    `skipped` (`language: ru`). Example: stance label seeds/*.txt -o labelled.jsonl
     """
     from .files import check_output_path
+    from .parse import STRUCTURED_SUFFIXES, expand_paths
     from .predict import iter_turns, predict_rows, thread_aware_rows, write_rows
+    from .progress import on_terminal, progress_bars
     from .schema import find_schema
 
     if output is not None:
@@ -265,22 +331,37 @@ def label_cli(
     sch = find_schema(schema)
     mdl = _load_model(model, sch)
     turns = iter_turns(paths)
+    total = None
+    if not any(f.suffix.lower() in STRUCTURED_SUFFIXES for f in expand_paths(paths)):
+        turns = list(turns)  # pages are parsed whole anyway: the bar has a total
+        total = len(turns)
     counts: dict[str, int] = {}
+    skipped: dict[str, int] = {}
 
     def counted(rows):
         for row in rows:
-            counts[row["stance"]] = counts.get(row["stance"], 0) + 1
+            if row["skipped"]:
+                skipped[row["skipped"]] = skipped.get(row["skipped"], 0) + 1
+            else:
+                counts[row["stance"]] = counts.get(row["stance"], 0) + 1
             yield row
 
-    rows = (
-        thread_aware_rows(turns, mdl, sch.sides)
-        if thread_aware
-        else predict_rows(turns, mdl)
-    )
-    n = write_rows(output, counted(rows), out=sys.stdout)
+    languages = _languages(any_language)
+    with progress_bars(on_terminal() and not quiet) as bars:
+        rows = (
+            thread_aware_rows(turns, mdl, sch.sides, languages, bars)
+            if thread_aware
+            else predict_rows(
+                turns, mdl, languages=languages, progress=bars, total=total
+            )
+        )
+        n = write_rows(
+            output, counted(rows), out=sys.stdout, classes=list(mdl.classes_)
+        )
     _console().print(
-        f"{n} turns labelled: "
+        f"{n} turns, {n - sum(skipped.values())} labelled: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + _skipped_summary(skipped)
         + (f" -> {output}" if output else ""),
         markup=False,
     )
@@ -333,22 +414,40 @@ def report_cli(
     ] = Path("report.html"),
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
+    any_language: AnyLanguageOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Write the stance summary report: distribution, chains, key arguments.
+    """Write the stance summary report: distribution, chains, key arguments,
+    agreement with the human labels of these pages.
 
-    Example: stance report seeds/ -o report.html
+    Example: stance report seeds/heldout -o report.html
     """
     from .files import atomic_write_text, check_output_path
+    from .progress import on_terminal, progress_bars
     from .report import render_html, render_markdown, report_paths
     from .schema import find_schema
 
     check_output_path(output)
     sch = find_schema(schema)
-    rep = report_paths(paths, _load_model(model, sch), sch, thread_aware)
+    mdl = _load_model(model, sch)
+    with progress_bars(on_terminal() and not quiet) as bars:
+        rep = report_paths(
+            paths, mdl, sch, thread_aware, _languages(any_language), progress=bars
+        )
     text = render_markdown(rep) if output.suffix.lower() == ".md" else render_html(rep)
     atomic_write_text(output, text)
+    agree = rep["agreement"]
     _console().print(
-        f"{rep['n']} turns, {len(rep['chains'])} chains -> {output}", markup=False
+        f"{rep['n']} turns, {len(rep['chains'])} chains"
+        + (
+            f"; model agrees with {agree['overall']['agree']} of "
+            f"{agree['overall']['n']} human labels"
+            if agree
+            else ""
+        )
+        + _skipped_summary(rep["skipped"])
+        + f" -> {output}",
+        markup=False,
     )
 
 
@@ -379,6 +478,8 @@ def suggest_cli(
     ] = None,
     method: MethodOpt = "margin",
     schema: SchemaOpt = None,
+    any_language: AnyLanguageOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The unlabelled turns the model is least sure of, spread over threads.
 
@@ -386,23 +487,30 @@ def suggest_cli(
     are skipped). Example: stance suggest seeds/threads -n 20 -o labels/batch1.csv
     """
     from .files import check_output_path
+    from .progress import on_terminal, progress_bars
     from .schema import find_schema
     from .suggest import project_label_files, suggest, write_batch
 
     if output is not None:
         check_output_path(output)
     sch = find_schema(schema)
-    rows = suggest(
-        paths,
-        _load_model(model, sch),
-        sch,
-        n=n,
-        label_paths=project_label_files(sch, labels or []),
-        method=method,
-    )
+    mdl = _load_model(model, sch)
+    with progress_bars(on_terminal() and not quiet) as bars:
+        rows, skipped = suggest(
+            paths,
+            mdl,
+            sch,
+            n=n,
+            label_paths=project_label_files(sch, labels or []),
+            method=method,
+            languages=_languages(any_language),
+            progress=bars,
+        )
     write_batch(output, rows, out=sys.stdout)
     _console().print(
-        f"{len(rows)} turns suggested" + (f" -> {output}" if output else ""),
+        f"{len(rows)} turns suggested"
+        + _skipped_summary(skipped)
+        + (f" -> {output}" if output else ""),
         markup=False,
     )
 

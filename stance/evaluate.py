@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .progress import NO_PROGRESS
+
 N_FOLDS = 5
 
 
@@ -78,6 +80,7 @@ def cross_validate(
     n_folds: int = N_FOLDS,
     seed: int = 0,
     repeats: int = 1,
+    progress=None,
 ) -> dict[str, dict]:
     """Out-of-fold predictions of every method in the same grouped folds.
 
@@ -92,6 +95,11 @@ def cross_validate(
     """
     y = np.asarray(y)
     splits = [grouped_folds(groups, n_folds, seed + r) for r in range(repeats)]
+    task = (progress or NO_PROGRESS).task(
+        "cross-validation",
+        total=len(methods) * sum(len(f) for f in splits),
+        unit="folds",
+    )
     out = {}
     for name, method in methods.items():
         runs, first = [], None
@@ -105,6 +113,7 @@ def cross_validate(
                 pred[test] = predict(test)
                 fit_s += t1 - t0
                 predict_s += time.perf_counter() - t1
+                task.advance()
             runs.append(metrics(y, pred.astype(str), classes, sides))
             first = pred.astype(str).tolist() if first is None else first
         out[name] = mean_metrics(runs)

@@ -322,7 +322,7 @@ def export_tasks(
     from .predict import model_name
     from .suggest import candidates
 
-    cands = candidates(paths, model, schema, label_paths, method)
+    cands, _ = candidates(paths, model, schema, label_paths, method)
     if n is not None:
         cands = cands[:n]
     return [candidate_task(c, model_name(model)) for c in cands]

@@ -136,6 +136,19 @@ def label_groups(labels: Sequence[Label]) -> list[str]:
     return [lab.conversation_id or Path(lab.source or lab.file).name for lab in labels]
 
 
+# labels/heldout/: the held-out test set. `stance train` reads labels/*.csv only
+# (not this folder) unless --include-heldout, and scores the model on it.
+HELDOUT_DIR = "heldout"
+
+
+def heldout_label_files(labels_dir: str | Path) -> list[Path]:
+    """The held-out label files of a labels folder (labels/heldout/*.csv)."""
+    folder = Path(labels_dir) / HELDOUT_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
+
+
 def label_files(
     paths: Iterable[str | Path] | None, default_dir: str | Path
 ) -> list[Path]:

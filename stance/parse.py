@@ -771,8 +771,10 @@ def _conversation_id(path: Path) -> str:
 
 
 def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseResult:
-    """Read every input, take out repeated quotes, then merge duplicate turns."""
+    """Read every input, take out repeated quotes, merge duplicate turns, then
+    record each turn's language in `meta.lang`."""
     from .dedup import dedupe_turns
+    from .lang import with_language
 
     files = expand_paths(paths)
     pages = [read_page(f) for f in files]
@@ -812,7 +814,7 @@ def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseRes
         raw, merged = dedupe_turns(raw)
     dropped = tuple(d for p in pages for d in p.dropped)
     return ParseResult(
-        turns=tuple(raw) + tuple(structured),
+        turns=tuple(with_language(t) for t in (*raw, *structured)),
         pages=tuple(pages),
         dropped=dropped,
         merged=merged,

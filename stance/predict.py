@@ -2,6 +2,12 @@
 
 Structured inputs (JSONL, CSV) are streamed in batches, so memory stays flat on
 millions of turns; raw pages go through the parser (quotes, dedup) first.
+
+Every row has the turn's fields plus `stance`, `confidence`, `scores` (one per
+class), `model` and `skipped`. A turn in a language the model does not read
+(`meta.lang`, see `lang.py`) is not scored: its row has `stance`, `confidence`
+and `scores` null and `skipped` says why (`"language: ru"`); on every other row
+`skipped` is null. `languages=None` (`--any-language`) scores every turn.
 """
 
 from __future__ import annotations
@@ -9,12 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError, ModelError
+from .lang import ENCODER_LANGUAGES, skip_reason
 from .parse import (
     STRUCTURED_SUFFIXES,
     expand_paths,
@@ -22,9 +29,11 @@ from .parse import (
     parse_jsonl_lines,
     parse_paths,
 )
+from .progress import NO_PROGRESS, Progress
 from .thread import Turn
 
 BATCH = 2048
+PROGRESS_BATCH = 256  # turns between two moves of a progress bar
 DEFAULT_MODEL = "default"
 
 
@@ -99,6 +108,7 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     whole, as `stance parse` would.
     """
     from .files import read_text, sniff_encoding
+    from .lang import with_language
 
     encoding = sniff_encoding(path)
     if encoding is None:
@@ -115,11 +125,12 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
                 n = 0
                 for turn in parse_jsonl_lines(fh, str(path), seen_ids):
                     n += 1
-                    yield turn
+                    yield with_language(turn)
                 if n == 0:
                     raise InputError(path, "no utterances in file")
             else:
-                yield from iter_csv_turns(fh, str(path), seen_ids)
+                for turn in iter_csv_turns(fh, str(path), seen_ids):
+                    yield with_language(turn)
         except UnicodeDecodeError as exc:
             raise InputError(
                 path, f"not {encoding} past its start ({exc.reason}); convert it"
@@ -159,38 +170,142 @@ def rows_from_proba(
         row["confidence"] = round(float(p[k]), 4)
         row["scores"] = {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}
         row["model"] = name
+        row["skipped"] = None
         yield row
 
 
-def predict_rows(turns: Iterable[Turn], model, batch: int = BATCH) -> Iterator[dict]:
-    """Label turns in batches: memory stays flat however many turns stream in."""
+def skipped_row(turn: Turn, reason: str, model, suffix: str = "") -> dict:
+    """The row of a turn the model gives no stance, with the reason."""
+    row = turn.to_dict()
+    row.update(
+        stance=None,
+        confidence=None,
+        scores=None,
+        model=model_name(model) + suffix,
+        skipped=reason,
+    )
+    return row
+
+
+def split_readable(
+    turns: Sequence[Turn], languages: Sequence[str] | None = ENCODER_LANGUAGES
+) -> tuple[list[int], dict[int, str]]:
+    """Positions of the turns to score, and the reason for each other position."""
+    if languages is None:
+        return list(range(len(turns))), {}
+    keep, skipped = [], {}
+    for i, t in enumerate(turns):
+        reason = skip_reason(t, languages)
+        if reason is None:
+            keep.append(i)
+        else:
+            skipped[i] = reason
+    return keep, skipped
+
+
+def merge_rows(
+    turns: Sequence[Turn],
+    keep: Sequence[int],
+    proba: np.ndarray,
+    skipped: dict[int, str],
+    model,
+    suffix: str = "",
+) -> Iterator[dict]:
+    """Rows in input order: scored turns from `proba`, the others skipped."""
+    scored = rows_from_proba([turns[i] for i in keep], proba, model, suffix)
+    for i, t in enumerate(turns):
+        if i in skipped:
+            yield skipped_row(t, skipped[i], model, suffix)
+        else:
+            yield next(scored)
+
+
+def predict_rows(
+    turns: Iterable[Turn],
+    model,
+    batch: int = BATCH,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+    total: int | None = None,
+) -> Iterator[dict]:
+    """Label turns in batches: memory stays flat however many turns stream in.
+
+    With progress bars the batches are of `PROGRESS_BATCH` turns, so the bar
+    moves; the rows are the same.
+    """
+    if progress is not NO_PROGRESS:
+        batch = min(batch, PROGRESS_BATCH)
+    task = progress.task("labelling", total=total)
     buf: list[Turn] = []
+
+    def flush():
+        keep, skipped = split_readable(buf, languages)
+        proba = model.predict_proba([buf[i].text for i in keep])
+        rows = list(merge_rows(buf, keep, proba, skipped, model))
+        task.advance(len(buf))
+        return rows
+
     for t in turns:
         buf.append(t)
         if len(buf) >= batch:
-            yield from rows_from_proba(
-                buf, model.predict_proba([x.text for x in buf]), model
-            )
+            yield from flush()
             buf = []
     if buf:
-        yield from rows_from_proba(
-            buf, model.predict_proba([x.text for x in buf]), model
-        )
+        yield from flush()
 
 
-def thread_aware_rows(turns: Iterable[Turn], model, sides) -> Iterator[dict]:
-    """Label with thread context (`context.thread_adjust`); holds all turns in memory."""
+def thread_aware_rows(
+    turns: Iterable[Turn],
+    model,
+    sides,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> Iterator[dict]:
+    """Label with thread context (`context.thread_adjust`); holds all turns in memory.
+
+    Skipped turns take no part in the adjustment.
+    """
     from .context import thread_adjust
 
     turns = list(turns)
-    proba = model.predict_proba([t.text for t in turns])
-    if len(turns):
-        proba = thread_adjust(turns, proba, model.classes_, sides)
-    return rows_from_proba(turns, proba, model, suffix="+thread")
+    keep, skipped = split_readable(turns, languages)
+    readable = [turns[i] for i in keep]
+    task = progress.task("labelling", total=len(turns))
+    proba = predict_proba_chunked(model, [t.text for t in readable], task)
+    task.advance(len(turns) - len(readable))
+    if len(readable):
+        proba = thread_adjust(readable, proba, model.classes_, sides)
+    return merge_rows(turns, keep, proba, skipped, model, suffix="+thread")
 
 
-def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:
-    """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path."""
+def features_chunked(model, texts: Sequence[str], task=None) -> np.ndarray:
+    """The body's features, `PROGRESS_BATCH` texts at a time when a task watches."""
+    if task is None or len(texts) <= PROGRESS_BATCH:
+        out = model.features(list(texts))
+        if task is not None:
+            task.advance(len(texts))
+        return out
+    parts = []
+    for start in range(0, len(texts), PROGRESS_BATCH):
+        chunk = list(texts[start : start + PROGRESS_BATCH])
+        parts.append(model.features(chunk))
+        task.advance(len(chunk))
+    return np.concatenate(parts)
+
+
+def predict_proba_chunked(model, texts: Sequence[str], task=None) -> np.ndarray:
+    """`model.predict_proba`, advancing `task` as the texts are encoded."""
+    if not len(texts):
+        return np.zeros((0, len(model.classes_)))
+    return model.proba_from(list(texts), features_chunked(model, texts, task))
+
+
+def write_rows(path: Path | None, rows: Iterable[dict], out=None, classes=None) -> int:
+    """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path.
+
+    `classes` name the `score_*` columns of CSV and Parquet (default: the
+    first row's scores), so a skipped row has the same columns as the others.
+    """
     from .files import atomic_open
 
     if path is None:
@@ -201,13 +316,13 @@ def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:
         return n
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _write_parquet(path, rows)
+        return _write_parquet(path, rows, classes)
     n = 0
     with atomic_open(path) as fh:
         if suffix == ".csv":
             writer = None
             for row in rows:
-                flat = _flatten(row)
+                flat = _flatten(row, classes)
                 if writer is None:
                     writer = csv.DictWriter(fh, fieldnames=list(flat))
                     writer.writeheader()
@@ -220,15 +335,29 @@ def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:
     return n
 
 
-def _flatten(row: dict) -> dict:
+def _flatten(row: dict, classes=None) -> dict:
     flat = {k: v for k, v in row.items() if k not in ("meta", "scores")}
-    for c, v in row.get("scores", {}).items():
-        flat[f"score_{c}"] = v
+    scores = row.get("scores") or {}
+    for c in classes if classes is not None else scores:
+        flat[f"score_{c}"] = scores.get(str(c))
     flat["meta"] = json.dumps(row.get("meta", {}), ensure_ascii=False)
     return flat
 
 
-def _write_parquet(path: Path, rows: Iterable[dict]) -> int:
+def _typed_schema(schema):
+    """Columns that are all null in the first chunk get their real type."""
+    import pyarrow as pa
+
+    fields = []
+    for f in schema:
+        if pa.types.is_null(f.type):
+            numeric = f.name.startswith("score_") or f.name == "confidence"
+            f = f.with_type(pa.float64() if numeric else pa.string())
+        fields.append(f)
+    return pa.schema(fields)
+
+
+def _write_parquet(path: Path, rows: Iterable[dict], classes=None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -241,9 +370,9 @@ def _write_parquet(path: Path, rows: Iterable[dict]) -> int:
 
         def flush():
             nonlocal writer
-            table = pa.Table.from_pylist([_flatten(r) for r in chunk])
+            table = pa.Table.from_pylist([_flatten(r, classes) for r in chunk])
             if writer is None:
-                writer = pq.ParquetWriter(fh, table.schema)
+                writer = pq.ParquetWriter(fh, _typed_schema(table.schema))
             writer.write_table(table.cast(writer.schema))
 
         for row in rows:

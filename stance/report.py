@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from .chains import build_chains, describe_chain
+from .lang import ENCODER_LANGUAGES
+from .progress import NO_PROGRESS, Progress
 from .schema import Schema
 from .thread import Turn
 
 UNCERTAIN_BELOW = 0.5
+NO_STANCE = "–"  # a turn left without a stance (its language), in chains
 TOP_CHAINS = 12
 KEY_ARGUMENTS = 3
 TO_LABEL_NEXT = 15
@@ -29,21 +32,142 @@ def _page(row: dict) -> str:
 
 
 def distribution(rows: Sequence[dict], names: Sequence[str], key) -> list[dict]:
+    """Stance counts per group; shares are of the group's labelled turns, and
+    `skipped` counts its turns left without a stance (their language)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(key(r), []).append(r)
     out = []
     for g, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        c = Counter(r["stance"] for r in rs)
+        scored = [r for r in rs if not r.get("skipped")]
+        c = Counter(r["stance"] for r in scored)
         out.append(
             {
                 "group": g,
                 "n": len(rs),
                 "counts": {n: c.get(n, 0) for n in names},
-                "shares": {n: c.get(n, 0) / len(rs) for n in names},
-                "uncertain": sum(r["confidence"] < UNCERTAIN_BELOW for r in rs),
+                "shares": {n: c.get(n, 0) / max(len(scored), 1) for n in names},
+                "uncertain": sum(r["confidence"] < UNCERTAIN_BELOW for r in scored),
+                "skipped": len(rs) - len(scored),
             }
         )
+    return out
+
+
+def f1_scores(y_true: Sequence[str], y_pred: Sequence[str], names) -> dict[str, float]:
+    """Per-class F1 of the classes labelled or predicted (as scikit-learn's
+    macro-F1 without `labels`: a page that lacks a class is not marked down)."""
+    out = {}
+    for c in [n for n in names if n in set(y_true) | set(y_pred)]:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        n_true, n_pred = sum(t == c for t in y_true), sum(p == c for p in y_pred)
+        out[c] = 2 * tp / (n_true + n_pred) if n_true + n_pred else 0.0
+    return out
+
+
+def _agreement_row(group: str, pairs: list[tuple[str, str]], names, extra=None):
+    f1 = f1_scores([h for h, _ in pairs], [m for _, m in pairs], names)
+    return {
+        "group": group,
+        "n": len(pairs),
+        "agree": sum(h == m for h, m in pairs),
+        "accuracy": sum(h == m for h, m in pairs) / len(pairs),
+        "macro_f1": sum(f1.values()) / max(len(f1), 1),
+        **(extra or {}),
+    }
+
+
+def agreement(rows: Sequence[dict], human: dict, names: Sequence[str]) -> dict | None:
+    """Model vs. human labels where a turn has one: per page, per label-file
+    status (held out / trained on), overall.
+
+    `human`: turn id -> (stance, label file, status); see `human_labels`.
+    """
+    pairs_by_page: dict[str, list] = {}
+    by_status: dict[str, list] = {}
+    files_by_page: dict[str, set] = {}
+    unscored = 0
+    for r in rows:
+        if r["id"] not in human:
+            continue
+        stance, file, status = human[r["id"]]
+        if r.get("skipped"):
+            unscored += 1
+            continue
+        pair = (stance, r["stance"])
+        pairs_by_page.setdefault(_page(r), []).append(pair)
+        by_status.setdefault(status, []).append(pair)
+        files_by_page.setdefault(_page(r), set()).add(f"{file} ({status})")
+    if not by_status:
+        return None
+    return {
+        "overall": _agreement_row(
+            "all labelled turns", [p for ps in by_status.values() for p in ps], names
+        ),
+        "by_status": [
+            _agreement_row(status, pairs, names)
+            for status, pairs in sorted(by_status.items())
+        ],
+        "per_page": [
+            _agreement_row(
+                page, pairs, names, {"files": ", ".join(sorted(files_by_page[page]))}
+            )
+            for page, pairs in sorted(pairs_by_page.items())
+        ],
+        "unscored": unscored,
+    }
+
+
+HELD_OUT, TRAINED_ON, NOT_TRAINED_ON = (
+    "held out: never trained on",
+    "trained on",
+    "not trained on",
+)
+
+
+def label_file_status(path: Path, model, heldout: Sequence[Path], root: Path) -> str:
+    """Whether the model was trained on this label file (by the path its config
+    records, relative to the debate folder or here, or by content hash), or the
+    file is the held-out set."""
+    from .files import sha256_file
+
+    config = getattr(model, "config_", {}) or {}
+    recorded = config.get("label_files")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    path = Path(path).resolve()
+    for key in recorded:
+        k = Path(key)
+        places = [k] if k.is_absolute() else [root / k, Path.cwd() / k]
+        if any(c.resolve() == path for c in places):
+            return TRAINED_ON
+    if sha256_file(path) in set(recorded.values()):
+        return TRAINED_ON
+    if path in {Path(h).resolve() for h in heldout}:
+        return HELD_OUT
+    return NOT_TRAINED_ON
+
+
+def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
+    """Turn id -> (stance, label file, status) for every turn a project label
+    file labels (labels/*.csv and labels/heldout/*.csv), joined by text."""
+    from .labels import heldout_label_files, read_label_rows
+    from .normalize import normalize_text
+    from .schema import project_root
+    from .suggest import project_label_files
+
+    root = project_root(schema) if schema.path else Path(".")
+    heldout = heldout_label_files(root / "labels")
+    by_key: dict[str, tuple[str, str, str]] = {}
+    for f in project_label_files(schema):
+        status = label_file_status(f, model, heldout, root)
+        shown = f"{f.parent.name}/{f.name}"
+        for lab in read_label_rows(f, schema.names)[0]:
+            by_key.setdefault(lab.key, (lab.stance, shown, status))
+    out = {}
+    for t in turns:
+        found = by_key.get(normalize_text(t.text))
+        if found is not None:
+            out[t.id] = found
     return out
 
 
@@ -66,21 +190,25 @@ def build_report(
     vectors: np.ndarray,
     model_name: str,
     labelled: Sequence[str] = (),
+    human: dict | None = None,
 ) -> dict:
-    """The report's data. `labelled`: texts labelled already, never suggested."""
+    """The report's data. `labelled`: texts labelled already, never suggested;
+    `human`: the human labels of these turns (`human_labels`)."""
     names = list(schema.names)
     by_id = {r["id"]: r for r in rows}
     chain_set = build_chains(turns)
     described = [describe_chain(c, by_id, schema.sides) for c in chain_set.chains]
     described.sort(key=lambda d: (-len(d["turning_points"]), -d["length"]))
     next_up = []
-    if rows:
+    scored = [(t, r) for t, r in zip(turns, rows, strict=True) if not r.get("skipped")]
+    if scored:
         from .suggest import rank_turns
 
-        classes = list(rows[0]["scores"])
-        proba = np.array([[r["scores"][c] for c in classes] for r in rows])
-        ranked = rank_turns(turns, proba, classes, labelled)[:TO_LABEL_NEXT]
-        next_up = [by_id[c.turn.id] for c in ranked]
+        classes = list(scored[0][1]["scores"])
+        proba = np.array([[r["scores"][c] for c in classes] for _, r in scored])
+        ranked = rank_turns([t for t, _ in scored], proba, classes, labelled)
+        next_up = [by_id[c.turn.id] for c in ranked[:TO_LABEL_NEXT]]
+    skipped = Counter(r["skipped"] for r in rows if r.get("skipped"))
     return {
         "schema": schema,
         "model": model_name,
@@ -102,30 +230,59 @@ def build_report(
             s: key_arguments(rows, vectors, s, KEY_ARGUMENTS) for s in schema.sides
         },
         "next_to_label": next_up,
+        "agreement": agreement(rows, human or {}, names),
+        "skipped": dict(skipped.most_common()),
         "rows": by_id,
     }
 
 
-def report_paths(paths, model, schema: Schema, thread_aware: bool = False) -> dict:
-    """Parse, embed once, label from those embeddings, and build the report data."""
+def report_paths(
+    paths,
+    model,
+    schema: Schema,
+    thread_aware: bool = False,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> dict:
+    """Parse, embed once, label from those embeddings, and build the report data.
+
+    Turns in a language the model does not read (`languages`; None: any) are
+    not embedded or labelled; the report counts them.
+    """
     from .parse import parse_paths
-    from .predict import model_name, rows_from_proba
+    from .predict import features_chunked, merge_rows, model_name, split_readable
     from .suggest import labelled_texts, project_label_files
 
     turns = list(parse_paths(paths).turns)
-    texts = [t.text for t in turns]
-    vectors = model.features(texts)
-    proba = model.proba_from(texts, vectors)  # every head, as `stance label`
+    keep, skipped = split_readable(turns, languages)
+    readable = [turns[i] for i in keep]
+    texts = [t.text for t in readable]
+    task = progress.task("embedding and labelling", total=len(texts))
+    X = features_chunked(model, texts, task)
+    proba = model.proba_from(texts, X)  # every head, as `stance label`
     suffix = ""
-    if thread_aware and turns:
+    if thread_aware and readable:
         from .context import thread_adjust
 
-        proba = thread_adjust(turns, proba, model.classes_, schema.sides)
+        proba = thread_adjust(readable, proba, model.classes_, schema.sides)
         suffix = "+thread"
-    rows = list(rows_from_proba(turns, proba, model, suffix))
+    rows = list(merge_rows(turns, keep, proba, skipped, model, suffix))
+    vectors = np.zeros((len(turns), X.shape[1] if len(X) else 1), dtype=np.float32)
+    vectors[keep] = X
     labelled = labelled_texts(project_label_files(schema), schema.names)
     name = model_name(model) + suffix
-    return build_report(turns, rows, schema, vectors, name, labelled)
+    human = human_labels(turns, schema, model)
+    return build_report(turns, rows, schema, vectors, name, labelled, human)
+
+
+def _counted(rep: dict) -> str:
+    """`143 turns labelled` or `143 turns, 98 labelled (45 without a stance)`."""
+    skipped = sum(rep.get("skipped", {}).values())
+    if not skipped:
+        return f"{rep['n']} turns labelled"
+    return (
+        f"{rep['n']} turns, {rep['n'] - skipped} labelled ({skipped} without a stance)"
+    )
 
 
 def _short(text: str, n: int = 220) -> str:
@@ -141,7 +298,7 @@ def render_markdown(rep: dict) -> str:
         "",
         f"Target: {sch.target}",
         "",
-        f"{rep['n']} turns labelled by model `{rep['model']}`; a turn is *uncertain* "
+        f"{_counted(rep)} by model `{rep['model']}`; a turn is *uncertain* "
         f"when its confidence is below {UNCERTAIN_BELOW}.",
         "",
     ]
@@ -154,6 +311,8 @@ def render_markdown(rep: dict) -> str:
         "",
     ]
     out += ["### Per source page", "", _md_table(rep["per_page"], names, "page"), ""]
+    out += _md_agreement(rep.get("agreement"))
+    out += _md_skipped(rep.get("skipped"))
     if rep["per_speaker"]:
         out += [
             "### Per speaker",
@@ -164,7 +323,7 @@ def render_markdown(rep: dict) -> str:
     out += ["## Argument chains (most contested, then longest, first)", ""]
     for d in rep["chains"]:
         seq = " → ".join(
-            (f"**[{s}]**" if k in d["turning_points"] else s)
+            (f"**[{s}]**" if k in d["turning_points"] else s or NO_STANCE)
             for k, s in enumerate(d["stances"])
         )
         out.append(
@@ -205,16 +364,66 @@ def render_markdown(rep: dict) -> str:
 
 
 def _md_table(groups, names, title) -> str:
-    head = f"| {title} | turns | " + " | ".join(names) + " | uncertain |"
-    rows = [head, "|---" * (len(names) + 3) + "|"]
+    head = f"| {title} | turns | " + " | ".join(names) + " | uncertain | no stance |"
+    rows = [head, "|---" * (len(names) + 4) + "|"]
     for g in groups:
         cells = [f"{g['counts'][n]} ({g['shares'][n]:.0%})" for n in names]
         rows.append(
             f"| {g['group']} | {g['n']} | "
             + " | ".join(cells)
-            + f" | {g['uncertain']} |"
+            + f" | {g['uncertain']} | {g.get('skipped', 0)} |"
         )
     return "\n".join(rows)
+
+
+def _agreement_text(a: dict) -> str:
+    o = a["overall"]
+    text = (
+        f"{o['n']} turns of these pages have a human label. The model agrees with "
+        f"{o['agree']} of them ({o['accuracy']:.0%}); macro-F1 {o['macro_f1']:.3f}. "
+        "Only agreement on labels the model was not trained on measures how it "
+        "does on unseen pages."
+    )
+    if a["unscored"]:
+        text += f" {a['unscored']} labelled turns have no stance (their language)."
+    return text
+
+
+def _md_agreement(a: dict | None) -> list[str]:
+    if not a:
+        return []
+    head = "| {} | labelled turns | agree | agreement | macro-F1 |"
+    out = ["## Model vs. human labels", "", _agreement_text(a), ""]
+    out += [head.format("label files"), "|---" * 5 + "|"]
+    for r in [*a["by_status"], a["overall"]]:
+        out.append(
+            f"| {r['group']} | {r['n']} | {r['agree']} | {r['accuracy']:.0%} | "
+            f"{r['macro_f1']:.3f} |"
+        )
+    out += ["", "### Per page", ""]
+    out += [head.format("page") + " label file |", "|---" * 6 + "|"]
+    for r in a["per_page"]:
+        out.append(
+            f"| {r['group']} | {r['n']} | {r['agree']} | {r['accuracy']:.0%} | "
+            f"{r['macro_f1']:.3f} | {r['files']} |"
+        )
+    return out + [""]
+
+
+def _skipped_text(skipped: dict) -> str:
+    n = sum(skipped.values())
+    parts = ", ".join(f"{k} ({v})" for k, v in skipped.items())
+    return (
+        f"{n} turns are in a language the model does not read (its encoder is "
+        f"English-only), so they have no stance and are left out of the counts "
+        f"above ({parts}). `--any-language` labels them anyway."
+    )
+
+
+def _md_skipped(skipped: dict | None) -> list[str]:
+    if not skipped:
+        return []
+    return ["## Turns without a stance", "", _skipped_text(skipped), ""]
 
 
 def _svg_bars(groups, names, colors, width=640, bar=18) -> str:
@@ -278,7 +487,7 @@ def render_html(rep: dict) -> str:
         f"<title>Stance report: {e(sch.name)}</title><style>{CSS}</style></head><body>",
         f"<h1>Stance report: {e(sch.name)}</h1>",
         f"<p><b>Target:</b> {e(sch.target)}</p>",
-        f"<p class='small'>{rep['n']} turns labelled by model <code>{e(str(rep['model']))}"
+        f"<p class='small'>{_counted(rep)} by model <code>{e(str(rep['model']))}"
         f"</code>; uncertain = confidence below {UNCERTAIN_BELOW}.</p>",
     ]
     if str(rep["model"]).startswith("zero-shot"):
@@ -292,6 +501,10 @@ def render_html(rep: dict) -> str:
     if rep["per_speaker"]:
         out.append("<h3>Per speaker</h3>")
         out.append(_html_table(rep["per_speaker"][:30], names, "speaker"))
+    out += _html_agreement(rep.get("agreement"))
+    if rep.get("skipped"):
+        out.append("<h2>Turns without a stance</h2>")
+        out.append(f"<p>{e(_skipped_text(rep['skipped']))}</p>")
     out.append(
         "<h2>Argument chains</h2><p class='small'>Most contested, then longest, "
         "first. Outlined turns are turning points (the stance flips side).</p>"
@@ -301,9 +514,10 @@ def render_html(rep: dict) -> str:
         for k, (tid, s) in enumerate(zip(d["turn_ids"], d["stances"], strict=False)):
             r = rep["rows"].get(tid, {})
             cls = "turn turning" if k in d["turning_points"] else "turn"
+            mark = s[:1].upper() if s else NO_STANCE
             cells.append(
                 f"<span class='{cls}' style='background:{colors.get(s, '#999')}' "
-                f"title='{e(_short(r.get('text', ''), 300))}'>{e(s[:1].upper())}"
+                f"title='{e(_short(r.get('text', ''), 300))}'>{e(mark)}"
                 f"</span>"
             )
         lw = rep["rows"].get(d["last_word"]) if d["last_word"] else None
@@ -349,7 +563,7 @@ def _html_table(groups, names, title) -> str:
         + e(title)
         + "</th><th>turns</th>"
         + "".join(f"<th>{e(n)}</th>" for n in names)
-        + "<th>uncertain</th></tr>"
+        + "<th>uncertain</th><th>no stance</th></tr>"
     ]
     for g in groups:
         rows.append(
@@ -357,7 +571,37 @@ def _html_table(groups, names, title) -> str:
             + "".join(
                 f"<td>{g['counts'][n]} ({g['shares'][n]:.0%})</td>" for n in names
             )
-            + f"<td>{g['uncertain']}</td></tr>"
+            + f"<td>{g['uncertain']}</td><td>{g.get('skipped', 0)}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
+
+
+def _html_agreement(a: dict | None) -> list[str]:
+    if not a:
+        return []
+    e = html.escape
+
+    def table(first, rows, files):
+        head = (
+            f"<table><tr><th>{e(first)}</th><th>labelled turns</th><th>agree</th>"
+            "<th>agreement</th><th>macro-F1</th>"
+            + ("<th>label file</th>" if files else "")
+            + "</tr>"
+        )
+        body = "".join(
+            f"<tr><td>{e(str(r['group']))}</td><td>{r['n']}</td><td>{r['agree']}</td>"
+            f"<td>{r['accuracy']:.0%}</td><td>{r['macro_f1']:.3f}</td>"
+            + (f"<td>{e(r['files'])}</td>" if files else "")
+            + "</tr>"
+            for r in rows
+        )
+        return head + body + "</table>"
+
+    return [
+        "<h2>Model vs. human labels</h2>",
+        f"<p>{e(_agreement_text(a))}</p>",
+        table("label files", [*a["by_status"], a["overall"]], False),
+        "<h3>Per page</h3>",
+        table("page", a["per_page"], True),
+    ]

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StanceError
+from .lang import ENCODER_LANGUAGES
+from .progress import NO_PROGRESS, Progress
 from .thread import Turn
 
 METHODS = ("margin", "entropy")
@@ -142,11 +144,15 @@ def labelled_texts(label_paths: Sequence[Path], allowed: Sequence[str]) -> list[
 
 
 def project_label_files(schema, extra: Sequence[Path] = ()) -> list[Path]:
-    """The CSVs of the project's labels/ folder plus `extra` (those that exist)."""
+    """Every label file of the project: labels/*.csv, the held-out set
+    (labels/heldout/*.csv) and `extra` (those that exist). Their texts are
+    known, so never suggested again."""
+    from .labels import heldout_label_files
     from .schema import project_root
 
     folder = project_root(schema) / "labels" if schema.path else Path("labels")
     found = sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
+    found += heldout_label_files(folder)
     for p in extra:
         p = Path(p)
         if p.is_dir():
@@ -156,12 +162,35 @@ def project_label_files(schema, extra: Sequence[Path] = ()) -> list[Path]:
     return list(dict.fromkeys(Path(f).resolve() for f in found))
 
 
-def predict_turns(paths: Sequence[Path], model) -> tuple[list[Turn], np.ndarray]:
-    """The turns of the inputs and the model's probabilities (columns: classes_)."""
+def score_readable(
+    turns: Sequence[Turn],
+    model,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[list[Turn], np.ndarray, dict[str, int]]:
+    """The turns the model reads, their probabilities (columns: classes_), and
+    how many turns were left out for each reason (`language: ru`)."""
+    from collections import Counter
+
+    from .predict import predict_proba_chunked, split_readable
+
+    keep, skipped = split_readable(list(turns), languages)
+    readable = [turns[i] for i in keep]
+    task = progress.task("labelling", total=len(readable))
+    proba = predict_proba_chunked(model, [t.text for t in readable], task)
+    return readable, proba, dict(Counter(skipped.values()))
+
+
+def predict_turns(
+    paths: Sequence[Path],
+    model,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[list[Turn], np.ndarray, dict[str, int]]:
+    """`score_readable` on the turns of the inputs."""
     from .predict import iter_turns
 
-    turns = list(iter_turns(paths))
-    return turns, model.predict_proba([t.text for t in turns])
+    return score_readable(list(iter_turns(paths)), model, languages, progress)
 
 
 def candidates(
@@ -170,13 +199,16 @@ def candidates(
     schema,
     label_paths: Sequence[Path],
     method: str = "margin",
-) -> list[Candidate]:
-    """Parse the inputs, predict, and rank their unlabelled turns."""
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[list[Candidate], dict[str, int]]:
+    """Parse the inputs, predict, and rank their unlabelled turns; with the
+    count of turns left out for their language."""
     if method not in METHODS:
         raise StanceError(f"unknown method {method!r} (expected {', '.join(METHODS)})")
-    turns, proba = predict_turns(paths, model)
+    turns, proba, skipped = predict_turns(paths, model, languages, progress)
     texts = labelled_texts(label_paths, schema.names)
-    return rank_turns(turns, proba, list(model.classes_), texts, method)
+    return rank_turns(turns, proba, list(model.classes_), texts, method), skipped
 
 
 def turn_source(turn: Turn) -> str:
@@ -213,11 +245,17 @@ def suggest(
     n: int = 20,
     label_paths: Sequence[Path] = (),
     method: str = "margin",
-) -> list[dict]:
-    """The N unlabelled turns that would teach the model most, as batch rows."""
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[list[dict], dict[str, int]]:
+    """The N unlabelled turns that would teach the model most, as batch rows;
+    and how many turns were left out for their language (never suggested)."""
     if n < 1:
         raise StanceError("-n must be at least 1")
-    return batch_rows(candidates(paths, model, schema, label_paths, method)[:n])
+    cands, skipped = candidates(
+        paths, model, schema, label_paths, method, languages, progress
+    )
+    return batch_rows(cands[:n]), skipped
 
 
 def write_batch(path: Path | None, rows: Sequence[dict], out=None) -> None:

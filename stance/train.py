@@ -19,6 +19,7 @@ from .evaluate import (
 )
 from .files import check_output_path, sha256_file
 from .labels import label_groups, load_labels
+from .progress import NO_PROGRESS, Progress
 from .schema import Schema
 from .zeroshot import METHOD as ZERO_SHOT
 from .zeroshot import zero_shot_head, zero_shot_method
@@ -172,8 +173,16 @@ def train(
     previous: Path | None = None,
     threads: list[Path] | None = None,
     repeats: int | None = None,
+    heldout: list[Path] | None = None,
+    include_heldout: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> dict:
     """Cross-validate, then fit on all labels and save; return the report dict.
+
+    `heldout`: label files of the held-out test set. They are scored with the
+    final model (the `heldout` entry of the report, config and model card) and
+    never trained on, unless `include_heldout`: then they join the training
+    labels and there is no held-out score.
 
     BLAS runs on one thread: hundreds of small logistic regressions are several
     times faster that way than with threads contending for 2 cores (measured on
@@ -181,13 +190,47 @@ def train(
     """
     from threadpoolctl import threadpool_limits
 
+    heldout = [Path(p) for p in heldout or []]
+    if include_heldout:
+        label_paths = list(label_paths) + [
+            p for p in heldout if p not in set(map(Path, label_paths))
+        ]
+        heldout = []
+    else:  # a held-out file given as training labels is trained on
+        trained = {Path(p).resolve() for p in label_paths}
+        include_heldout = any(p.resolve() in trained for p in heldout)
+        heldout = [p for p in heldout if p.resolve() not in trained]
     with threadpool_limits(limits=1, user_api="blas"):
         return _train(
-            label_paths, schema, output, backend, embedder, previous, threads, repeats
+            label_paths,
+            schema,
+            output,
+            backend,
+            embedder,
+            previous,
+            threads,
+            repeats,
+            heldout,
+            include_heldout,
+            progress,
         )
 
 
-def _train(label_paths, schema, output, backend, embedder, previous, threads, repeats):
+def _train(
+    label_paths,
+    schema,
+    output,
+    backend,
+    embedder,
+    previous,
+    threads,
+    repeats,
+    heldout,
+    include_heldout,
+    progress,
+):
+    from .predict import features_chunked
+
     repeats = repeats or REPEATS
     if output is not None:
         check_output_path(output, directory=True)  # before minutes of work
@@ -197,13 +240,15 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
             label_paths[0] if label_paths else "labels",
             f"only {len(labels)} labels; need at least 10 to train",
         )
+    held = load_labels(heldout, schema.names) if heldout else []
     texts = [lab.text for lab in labels]
     y = np.array([lab.stance for lab in labels])
     groups = np.array(label_groups(labels))
     classes = [c for c in schema.names if c in set(y)]
     body = StanceClassifier(backend=backend, embedder=embedder)
     t0 = time.perf_counter()
-    X = body.features(texts).astype(np.float64)
+    task = progress.task("embedding labels", total=len(texts))
+    X = features_chunked(body, texts, task).astype(np.float64)
     embed_s = time.perf_counter() - t0
     t0 = time.perf_counter()
 
@@ -225,7 +270,9 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
     methods[ZERO_SHOT] = zero_shot_method(X, zero_shot_head(schema, embed))
     methods[TFIDF] = tfidf_method(texts, y)
     methods[MAJORITY] = majority_method(y)
-    cv = cross_validate(methods, y, groups, classes, schema.sides, repeats=repeats)
+    cv = cross_validate(
+        methods, y, groups, classes, schema.sides, repeats=repeats, progress=progress
+    )
     cv_s = time.perf_counter() - t0
     encode_ms = encode_ms_per_turn(shared, texts)
     for name, row in cv.items():
@@ -234,9 +281,14 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
             1000 / max(body_ms + row["predict_ms_per_turn"], 1e-6), 1
         )
     t0 = time.perf_counter()
+    task = progress.task("final fit on all labels", total=1, unit="fits")
     model = fit_default(texts, X, y, groups, schema.sides, shared, backend)
+    task.advance()
     fit_s = time.perf_counter() - t0
     C, weight = model.C, model.lexical_weight
+    held_scores = (
+        score_heldout(model, labels, held, heldout, schema, progress) if held else None
+    )
     counts = {c: int((y == c).sum()) for c in classes}
     report = {
         "method": METHOD,
@@ -250,7 +302,10 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
             ["stance train"]
             + [f"--threads {_shown(t)}" for t in threads or []]
             + ([f"--repeats {repeats}"] if repeats != REPEATS else [])
+            + (["--include-heldout"] if include_heldout else [])
         ),
+        "include_heldout": include_heldout,
+        "heldout": held_scores,
         "cv": {
             k: {m: v for m, v in r.items() if m != "oof_pred"} for k, r in cv.items()
         },
@@ -288,13 +343,56 @@ def _train(label_paths, schema, output, backend, embedder, previous, threads, re
                 f"{repeats} random splits",
                 "n_labels": len(labels),
                 "label_counts": counts,
+                "include_heldout": include_heldout,
             },
             "label_files": {_shown(p): sha256_file(p) for p in label_paths},
             "metrics": report["cv"],
         }
+        if held_scores is not None:
+            extra["heldout"] = held_scores
         model.save(output, extra_config=extra, card=model_card(report, schema, extra))
         report["output"] = str(output)
     return report
+
+
+def score_heldout(model, labels, held, files, schema, progress=NO_PROGRESS) -> dict:
+    """The final model and the baselines (fitted on all training labels) on the
+    held-out labels.
+
+    A held-out text that is also a training label is left out of the scores
+    (`n_also_trained`): it would not be held out.
+    """
+    from .predict import predict_proba_chunked
+
+    trained = {lab.key for lab in labels}
+    test = [lab for lab in held if lab.key not in trained]
+    out = {
+        "files": {_shown(p): sha256_file(p) for p in files},
+        "n": len(test),
+        "n_conversations": len(set(label_groups(test))) if test else 0,
+        "n_also_trained": len(held) - len(test),
+        "metrics": {},
+    }
+    if not test:
+        return out
+    y_test = [lab.stance for lab in test]
+    texts = [lab.text for lab in test]
+    names = [c for c in schema.names if c in set(model.classes_) | set(y_test)]
+    task = progress.task("held-out labels", total=len(texts))
+    proba = predict_proba_chunked(model, texts, task)
+    preds = {METHOD: model.classes_[proba.argmax(axis=1)]}
+    all_texts = np.array([lab.text for lab in labels], dtype=object)
+    y_all = np.array([lab.stance for lab in labels])
+    everything = np.arange(len(labels))
+    tfidf = tfidf_method(list(all_texts) + texts, np.concatenate([y_all, y_test]))
+    test_rows = np.arange(len(labels), len(labels) + len(texts))
+    preds[TFIDF] = tfidf(everything)(test_rows)
+    preds[MAJORITY] = majority_method(y_all)(everything)(test_rows)
+    for name, pred in preds.items():
+        out["metrics"][name] = metrics(
+            y_test, [str(p) for p in pred], names, schema.sides
+        )
+    return out
 
 
 def encode_ms_per_turn(embedder, texts: list[str]) -> float:
@@ -377,6 +475,7 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
         "",
         f"Reproduce: `{report['command']}` on the label files listed below.",
         "",
+        *heldout_section(report, schema),
         "`train s/fold`: mean seconds to fit the method on one training fold "
         "(about 4/5 of the labels), nested hyperparameter search included. "
         "`label turns/s`: turns labelled per second on a cold cache, i.e. "
@@ -393,6 +492,50 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def heldout_section(report: dict, schema: Schema) -> list[str]:
+    """The model card's held-out lines: the scores, or why there are none."""
+    if report.get("include_heldout"):
+        return [
+            "## Held-out test set",
+            "",
+            "None: this model was trained with `--include-heldout`, so the held-out "
+            "labels (labels/heldout/) are among its training labels and no score on "
+            "unseen pages is given.",
+            "",
+        ]
+    held = report.get("heldout")
+    if not held:
+        return []
+    files = ", ".join(f"`{p}`" for p in held["files"])
+    lines = [
+        "## Held-out test set (pages no model was trained on)",
+        "",
+        f"{held['n']} labelled turns from {held['n_conversations']} conversations "
+        f"in {files}, never used in training or in choosing hyperparameters; "
+        "the final model (trained on all the labels above) and the baselines "
+        "fitted on the same labels, scored once.",
+        "",
+    ]
+    if held.get("n_also_trained"):
+        lines += [
+            f"{held['n_also_trained']} held-out texts that are also training labels "
+            "are left out.",
+            "",
+        ]
+    if held["metrics"]:
+        lines += [
+            metrics_table(held["metrics"], schema),
+            "",
+            "Accuracy: "
+            + ", ".join(
+                f"{name} {m['accuracy']:.3f}" for name, m in held["metrics"].items()
+            )
+            + f" (n = {held['n']}).",
+            "",
+        ]
+    return lines
 
 
 def _score(m: dict, key: str) -> str:

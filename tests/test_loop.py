@@ -32,7 +32,7 @@ def _queue_texts(root, target):
     schema = read_schema(root / "labels" / "schema.toml")
     model = load_model(root / "models" / "default", schema)
     done = labelled_texts(project_label_files(schema, [target]), schema.names)
-    turns, proba = predict_turns(HELD_OUT_PAGES, model)
+    turns, proba, _ = predict_turns(HELD_OUT_PAGES, model)
     ranked = rank_turns(turns, proba, list(model.classes_), done)
     return [item.candidate.turn.text for item in build_items(turns, ranked)]
 

@@ -201,7 +201,7 @@ def test_a_second_debate_end_to_end(project, tmp_path):
     # piped annotation in the order annotate asks (computed by the library)
     schema = read_schema(schema_file)
     model = load_model(None, schema)
-    turns, proba = predict_turns(pages, model)
+    turns, proba, _ = predict_turns(pages, model)
     queue = [
         item.candidate.turn.text
         for item in build_items(turns, rank_turns(turns, proba, list(model.classes_)))

@@ -1,0 +1,142 @@
+"""Language of each turn: detected at parse time, and turns the English-only
+encoder cannot read are left without a stance, with the reason."""
+
+import csv
+import json
+
+import pytest
+from conftest import ROOT, SEEDS, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stance.lang import UNDETERMINED, detect_language, skip_reason, with_language
+from stance.parse import parse_paths
+from stance.thread import Turn
+
+LANG = ROOT / "tests" / "fixtures" / "lang"
+
+
+def _sources():
+    with open(LANG / "SOURCES.tsv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+# Site chrome in English on a Polish page: an address, too short to tell.
+NOT_THE_PAGES_LANGUAGE = {"304 North Cardinal St."}
+
+
+@pytest.mark.parametrize("page", _sources(), ids=lambda r: r["file"])
+def test_every_turn_of_a_real_foreign_page_is_recognised(page):
+    turns = parse_paths([LANG / page["file"]]).turns
+    assert turns
+    for t in turns:
+        if t.text in NOT_THE_PAGES_LANGUAGE:
+            assert t.meta["lang"] == UNDETERMINED
+        else:
+            assert t.meta["lang"] == page["lang"], t.text[:60]
+            assert skip_reason(t) == f"language: {page['lang']}"
+
+
+def test_no_english_turn_of_the_shipped_pages_is_taken_for_another_language():
+    """804 turns, many short (names, 'To:', titles): none is left unlabelled."""
+    turns = parse_paths([SEEDS, SEEDS / "threads"]).turns
+    assert len(turns) > 700
+    langs = {t.meta["lang"] for t in turns}
+    assert langs <= {"en", UNDETERMINED}, langs
+    assert [t for t in turns if skip_reason(t)] == []
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("Газета «Правда», 24 серпня 1929 року", "uk"),  # short, but Cyrillic
+        ("To:", UNDETERMINED),
+        ("Hari Kumar hari.kumar at sympatico.ca", UNDETERMINED),
+        ("Stalin had no choice.", "en"),
+        ("1939", UNDETERMINED),
+        (
+            "Der Pakt zwischen Hitlers Deutschland und Stalins Sowjetunion "
+            "entfesselte den Zweiten Weltkrieg in Europa.",
+            "de",
+        ),
+    ],
+)
+def test_short_turns_are_only_called_foreign_when_that_is_reliable(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_a_one_word_cyrillic_turn_is_not_english_whichever_language_it_is():
+    lang = detect_language("Спасибо!")  # Russian; py3langid says Uzbek
+    assert lang not in ("en", UNDETERMINED)
+
+
+def test_a_language_the_input_gives_is_kept():
+    text = "Пакт был подписан в Москве 23 августа."
+    given_turn = Turn("1", None, "c", None, None, text, {"lang": "en"})
+    assert with_language(given_turn).meta["lang"] == "en"
+    plain = Turn("2", None, "c", None, None, text, {})
+    assert with_language(plain).meta["lang"] == "ru"
+
+
+def test_skip_reason_is_none_for_readable_undetermined_or_unknown_languages():
+    def turn(meta):
+        return Turn("1", None, "c", None, None, "x", meta)
+
+    assert skip_reason(turn({"lang": "en"})) is None
+    assert skip_reason(turn({"lang": UNDETERMINED})) is None
+    assert skip_reason(turn({})) is None
+    assert skip_reason(turn({"lang": "pl"})) == "language: pl"
+    assert skip_reason(turn({"lang": "pl"}), languages=("en", "pl")) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_detection_never_fails_and_gives_a_code(text):
+    lang = detect_language(text)
+    assert isinstance(lang, str) and 2 <= len(lang) <= 3
+
+
+def test_streamed_jsonl_turns_get_a_language_too(tmp_path):
+    from stance.predict import iter_turns
+
+    src = tmp_path / "turns.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "text": "Пакт был подписан в Москве 23 августа."})
+        + "\n"
+        + json.dumps({"id": "b", "text": "The pact was signed in Moscow in August."})
+        + "\n",
+        encoding="utf-8",
+    )
+    assert [t.meta["lang"] for t in iter_turns([src])] == ["ru", "en"]
+
+
+@pytest.mark.slow
+def test_label_leaves_foreign_turns_without_a_stance(tmp_path):
+    english = SEEDS / "000_da80d79405789213.txt"
+    out = tmp_path / "rows.jsonl"
+    res = run_cli("label", LANG, english, "-o", out)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    foreign = [r for r in rows if r["meta"]["lang"] not in ("en", UNDETERMINED)]
+    assert len(foreign) == 45
+    for r in foreign:
+        assert r["stance"] is None and r["confidence"] is None and r["scores"] is None
+        assert r["skipped"] == f"language: {r['meta']['lang']}"
+    others = [r for r in rows if r not in foreign]
+    assert others and all(r["stance"] and r["skipped"] is None for r in others)
+    summary = res.stderr.strip().splitlines()[-1]
+    assert f"{len(rows)} turns, {len(others)} labelled" in summary
+    assert "45 skipped, no stance (language: de 12, language: pl 12" in summary
+
+    # the same columns on every CSV row; --any-language labels every turn
+    res = run_cli("label", LANG, "-o", tmp_path / "rows.csv")
+    assert res.returncode == 0, res.stderr
+    with open(tmp_path / "rows.csv", encoding="utf-8", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert {"skipped", "score_favor", "score_against", "score_none"} <= set(table[0])
+    assert sum(r["stance"] == "" for r in table) == 45
+    res = run_cli("label", LANG, "--any-language")
+    assert res.returncode == 0, res.stderr
+    every = [json.loads(x) for x in res.stdout.splitlines()]
+    assert all(r["stance"] and r["skipped"] is None for r in every)
+    assert "skipped" not in res.stderr
