@@ -160,7 +160,10 @@ def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
     by_key: dict[str, tuple[str, str, str]] = {}
     for f in project_label_files(schema):
         status = label_file_status(f, model, heldout, root)
-        shown = f"{f.parent.name}/{f.name}"
+        try:
+            shown = Path(f).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            shown = str(f)
         for lab in read_label_rows(f, schema.names)[0]:
             by_key.setdefault(lab.key, (lab.stance, shown, status))
     out = {}

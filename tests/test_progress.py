@@ -145,7 +145,7 @@ def test_cross_validation_counts_every_fold_of_every_method():
 
 
 def test_labelling_advances_by_every_turn_skipped_or_not():
-    from test_classify import TEXTS, Y, FakeEmbedder
+    from test_classify import TEXTS, FakeEmbedder, Y
 
     from stance.classify import StanceClassifier
     from stance.predict import predict_rows
