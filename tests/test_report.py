@@ -186,3 +186,131 @@ def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     assert done["next_to_label"] == []
     assert NOTHING_TO_LABEL in render_markdown(done)
     assert NOTHING_TO_LABEL in render_html(done)
+
+
+def _rows_and_turns(spec):
+    """spec: (id, page, model stance or None for a skipped turn)."""
+    turns, rows = [], []
+    for tid, page, stance in spec:
+        turn = t(tid, conv=page, text=f"turn {tid} of {page}")
+        turn = turn.with_meta(sources=[{"file": f"/x/{page}.txt", "line": 1}])
+        turns.append(turn)
+        rows.append(
+            {
+                **turn.to_dict(),
+                "stance": stance,
+                "confidence": None if stance is None else 0.9,
+                "scores": None
+                if stance is None
+                else {"favor": 0.05, "against": 0.05, "none": 0.9},
+                "model": "m",
+                "skipped": "language: ru" if stance is None else None,
+            }
+        )
+    return turns, rows
+
+
+def test_agreement_with_human_labels_per_page_per_status_and_overall():
+    from stance.report import (
+        HELD_OUT,
+        TRAINED_ON,
+        agreement,
+        build_report,
+        render_html,
+        render_markdown,
+    )
+    from stance.schema import find_schema
+
+    turns, rows = _rows_and_turns(
+        [
+            ("a1", "pa", "none"),
+            ("a2", "pa", "favor"),
+            ("a3", "pa", "against"),
+            ("b1", "pb", "none"),
+            ("b2", "pb", None),  # labelled, but not scored (its language)
+            ("b3", "pb", "favor"),  # no human label
+        ]
+    )
+    human = {
+        "a1": ("none", "labels/heldout/h.csv", HELD_OUT),
+        "a2": ("against", "labels/heldout/h.csv", HELD_OUT),
+        "a3": ("against", "labels/heldout/h.csv", HELD_OUT),
+        "b1": ("none", "labels/x.csv", TRAINED_ON),
+        "b2": ("favor", "labels/x.csv", TRAINED_ON),
+    }
+    names = ["favor", "against", "none"]
+    a = agreement(rows, human, names)
+    assert a["overall"] == {
+        "group": "all labelled turns",
+        "n": 4,
+        "agree": 3,
+        "accuracy": 0.75,
+        # favor: 0 (predicted once, never right); against 2/3; none 1
+        "macro_f1": pytest.approx((0 + 2 / 3 + 1) / 3),
+    }
+    by_status = {r["group"]: (r["n"], r["agree"]) for r in a["by_status"]}
+    assert by_status == {HELD_OUT: (3, 2), TRAINED_ON: (1, 1)}
+    pages = {r["group"]: (r["n"], r["agree"], r["files"]) for r in a["per_page"]}
+    assert pages == {
+        "pa.txt": (3, 2, f"labels/heldout/h.csv ({HELD_OUT})"),
+        "pb.txt": (1, 1, f"labels/x.csv ({TRAINED_ON})"),
+    }
+    assert a["unscored"] == 1
+    assert agreement(rows, {}, names) is None
+
+    rep = build_report(
+        turns, rows, find_schema(None), np.zeros((6, 4)), "m", human=human
+    )
+    md, page = render_markdown(rep), render_html(rep)
+    for text in (md, page):
+        assert "Model vs. human labels" in text
+        assert "The model agrees with 3 of them (75%)" in text
+        assert "1 labelled turns have no stance" in text
+        assert "language: ru (1)" in text  # the turn without a stance
+    assert f"| {HELD_OUT} | 3 | 2 | 67% |" in md
+    assert "| pa.txt | 3 | 2 | 67% |" in md
+    assert f"<td>{HELD_OUT}</td><td>3</td><td>2</td><td>67%</td>" in page
+    assert "| all turns | 6 | 2 (40%) | 1 (20%) | 2 (40%) | 0 | 1 |" in md
+
+
+def test_a_label_file_is_trained_on_by_its_recorded_path_or_content(tmp_path):
+    from types import SimpleNamespace
+
+    from stance.files import sha256_file
+    from stance.report import (
+        HELD_OUT,
+        NOT_TRAINED_ON,
+        TRAINED_ON,
+        label_file_status,
+    )
+
+    (tmp_path / "labels" / "heldout").mkdir(parents=True)
+    a, b, c = (tmp_path / "labels" / n for n in ("a.csv", "b.csv", "c.csv"))
+    held = tmp_path / "labels" / "heldout" / "h.csv"
+    for i, f in enumerate((a, b, c, held)):
+        f.write_text(f"text,stance\nrow {i},none\n")
+    moved = tmp_path / "elsewhere.csv"
+    moved.write_text(b.read_text())
+    model = SimpleNamespace(
+        config_={"label_files": {"labels/a.csv": "0" * 64, "old/b.csv": sha256_file(b)}}
+    )
+    assert label_file_status(a, model, [held], tmp_path) == TRAINED_ON  # its path
+    assert label_file_status(moved, model, [held], tmp_path) == TRAINED_ON  # content
+    assert label_file_status(c, model, [held], tmp_path) == NOT_TRAINED_ON
+    assert label_file_status(held, model, [held], tmp_path) == HELD_OUT
+    zero_shot = SimpleNamespace(config_={"training": {"method": "zero-shot"}})
+    assert label_file_status(a, zero_shot, [held], tmp_path) == NOT_TRAINED_ON
+
+
+@pytest.mark.slow
+def test_demo_report_on_the_heldout_pages_shows_real_agreement(tmp_path):
+    from conftest import ROOT, run_cli
+
+    out = tmp_path / "report.md"
+    res = run_cli("report", ROOT / "seeds" / "heldout", "-o", out)
+    assert res.returncode == 0, res.stderr
+    md = out.read_text(encoding="utf-8")
+    assert "| held out: never trained on | 254 |" in md
+    assert "labels/heldout/heldout.csv (held out: never trained on)" in md
+    assert "trained on |" not in md.replace("never trained on |", "")
+    assert "model agrees with" in res.stderr and "of 254 human labels" in res.stderr

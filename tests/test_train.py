@@ -88,3 +88,75 @@ def test_one_command_reproduces_the_shipped_models_metrics(tmp_path):
                 method,
                 key,
             )
+
+
+def _project_with_heldout(tmp_path, n_held=40):
+    """A debate folder: the seeds' labels to train on, 40 labels of other pages
+    held out (and one held-out row that repeats a training text)."""
+    import csv
+
+    labels = tmp_path / "labels"
+    (labels / "heldout").mkdir(parents=True)
+    (labels / "schema.toml").write_text(
+        (ROOT / "labels" / "schema.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+
+    def rows(name):
+        with open(ROOT / "labels" / name, encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def write(path, rs):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rs[0]))
+            w.writeheader()
+            w.writerows(rs)
+
+    train_rows = rows("seeds.csv")
+    write(labels / "train.csv", train_rows)
+    write(
+        labels / "heldout" / "held.csv",
+        rows("shared_threads.csv")[:n_held] + train_rows[:1],
+    )
+    return tmp_path, len(train_rows)
+
+
+@pytest.mark.slow
+def test_train_scores_the_heldout_set_and_never_trains_on_it(tmp_path):
+    root, n_train = _project_with_heldout(tmp_path)
+    res = run_cli("train", "--repeats", 1, "--json", cwd=root)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["n_labels"] == n_train  # the held-out file is not training data
+    held = got["heldout"]
+    assert held["n"] == 40 and held["n_also_trained"] == 1
+    assert held["files"] == {
+        "labels/heldout/held.csv": held["files"]["labels/heldout/held.csv"]
+    }
+    assert set(held["metrics"]) == {"embedding+tfidf", "tfidf+logreg", "majority"}
+    m = held["metrics"]["embedding+tfidf"]
+    assert m["n"] == 40 and 0 <= m["accuracy"] <= 1
+    assert np.sum(m["confusion"]["matrix"]) == 40
+    assert set(m["per_class"]) == {"favor", "against", "none"}
+    cfg = json.loads((root / "models" / "default" / "config.json").read_text())
+    assert cfg["heldout"] == held
+    assert list(cfg["label_files"]) == ["labels/train.csv"]
+    assert cfg["training"]["include_heldout"] is False
+    card = (root / "models" / "default" / "README.md").read_text()
+    assert "## Held-out test set (pages no model was trained on)" in card
+    assert f"Accuracy: embedding+tfidf {m['accuracy']:.3f}" in card
+    assert f"| embedding+tfidf | {m['macro_f1']:.3f} | {m['f_avg']:.3f} |" in card
+    assert "40 labelled turns" in card and "1 held-out texts that are also" in card
+
+    # asked to: the held-out labels are trained on, and no held-out score is given
+    res = run_cli("train", "--repeats", 1, "--json", "--include-heldout", cwd=root)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["n_labels"] == n_train + 40
+    assert got["heldout"] is None and got["include_heldout"] is True
+    assert got["command"].endswith("--include-heldout")
+    cfg = json.loads((root / "models" / "default" / "config.json").read_text())
+    assert "heldout" not in cfg and cfg["training"]["include_heldout"] is True
+    assert "labels/heldout/held.csv" in cfg["label_files"]
+    card = (root / "models" / "default" / "README.md").read_text()
+    assert "trained with `--include-heldout`" in card
+    assert "Reproduce: `stance train --repeats 1 --include-heldout`" in card
