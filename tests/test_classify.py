@@ -52,7 +52,12 @@ def test_contract_classes_are_strings_and_proba_rows_sum_to_one():
     p = model.predict_proba(TEXTS)
     assert p.shape == (len(TEXTS), 3)
     assert np.allclose(p.sum(axis=1), 1)
-    assert set(model.predict(TEXTS)) <= set(model.classes_)
+    # predict is the column of highest probability, named by classes_
+    assert list(model.predict(TEXTS)) == list(model.classes_[p.argmax(axis=1)])
+    # and each column is its class's: higher on texts labelled so than on others
+    y = np.array(Y)
+    for k, c in enumerate(model.classes_):
+        assert p[y == c, k].mean() > p[y != c, k].mean(), c
 
 
 def test_predict_before_fit_raises():

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 
+import numpy as np
 import pytest
 from conftest import ROOT, SEEDS, run_cli
 
@@ -167,7 +168,23 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         env=env,
     )
     assert res.returncode == 0, res.stderr
-    assert 0 <= json.loads(res.stdout)["macro_f1"] <= 1
+    scored = json.loads(res.stdout)
+    # the same scores as the model's own predictions on those labels, by sklearn
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from stance.predict import load_model
+    from stance.schema import read_schema
+
+    schema = read_schema(labels / "schema.toml")
+    mdl = load_model(tmp_path / "model", schema)
+    truth = [r["stance"] for r in rows]
+    pred = list(mdl.predict([r["text"] for r in rows]))
+    assert scored["n"] == len(rows)
+    assert scored["macro_f1"] == pytest.approx(
+        f1_score(truth, pred, labels=list(schema.names), average="macro")
+    )
+    assert scored["accuracy"] == pytest.approx(accuracy_score(truth, pred))
+    assert np.sum(scored["confusion"]["matrix"]) == len(rows)
 
     report = tmp_path / "r.html"
     res = run_cli("report", SEEDS, "--model", tmp_path / "model", "-o", report, env=env)

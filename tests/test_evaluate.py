@@ -86,7 +86,9 @@ def test_repeats_average_the_scores_of_other_random_splits():
     noisy = np.where(rng.random(len(Y)) < 0.4, "none", Y)
 
     def memorise(train):
-        # right on a test row whose conversation number is even: differs per split
+        # right on a row whose conversation number is even, wrong on some
+        # others: each row gets the same prediction whatever fold it is in, so
+        # every split scores the same and the sd over repeats is 0
         return lambda test: np.array(
             [Y[i] if int(GROUPS[i][1:]) % 2 == 0 else noisy[i] for i in test]
         )
@@ -103,7 +105,14 @@ def test_repeats_average_the_scores_of_other_random_splits():
     ]
     three = cross_validate({"m": seeded}, Y, GROUPS, CLASSES, SIDES, repeats=3)["m"]
     assert three["repeats"] == 3
-    assert len({m["macro_f1"] for m in one}) > 1  # the splits do differ
+    # the three random splits put other conversations together in test folds
+    folds = [
+        {frozenset(GROUPS[test]) for _, test in grouped_folds(GROUPS, seed=s)}
+        for s in range(3)
+    ]
+    assert folds[0] != folds[1] and folds[1] != folds[2] and folds[0] != folds[2]
+    # so a method whose predictions depend on the fold scores differently
+    assert len({m["macro_f1"] for m in one}) == 3
     assert three["macro_f1"] == pytest.approx(np.mean([m["macro_f1"] for m in one]))
     assert three["macro_f1_sd"] == pytest.approx(
         np.std([m["macro_f1"] for m in one], ddof=1)
@@ -112,6 +121,7 @@ def test_repeats_average_the_scores_of_other_random_splits():
     assert three["oof_pred"] == one[0]["oof_pred"]
     fixed = cross_validate({"m": memorise}, Y, GROUPS, CLASSES, SIDES, repeats=3)
     assert fixed["m"]["macro_f1_sd"] == pytest.approx(0.0)
+    assert fixed["m"]["macro_f1"] < 1.0  # not trivially perfect
 
 
 def test_mean_of_one_run_is_that_run():

@@ -83,6 +83,10 @@ def test_scripted_session_then_train_picks_the_labels_up(project):
     assert {lab.annotator for lab in got} == {"scripted-test"}
 
     # retrain: the new labels are picked up and the diff is printed
+    import json
+
+    config = root / "models" / "default" / "config.json"
+    replaced = json.loads(config.read_text())["metrics"]["embedding+tfidf"]
     res = run_cli("train", cwd=root, env=ONE_BLAS_THREAD)
     assert res.returncode == 0, res.stderr
     out = res.stdout
@@ -98,10 +102,14 @@ def test_scripted_session_then_train_picks_the_labels_up(project):
         out,
     )
     assert m, out
-    old, new, diff = (float(x) for x in m.groups()[:3])
-    assert diff == pytest.approx(new - old, abs=2e-3)
-    import json
-
-    cfg = json.loads((root / "models" / "default" / "config.json").read_text())
+    # the scores compared are the replaced model's (from its config) and the
+    # new model's (from the config just written), not two printed numbers
+    cfg = json.loads(config.read_text())
+    new_m = cfg["metrics"]["embedding+tfidf"]
+    old, new, diff, old_f, new_f, diff_f = (float(x) for x in m.groups())
+    assert (old, old_f) == (round(replaced["macro_f1"], 3), round(replaced["f_avg"], 3))
+    assert (new, new_f) == (round(new_m["macro_f1"], 3), round(new_m["f_avg"], 3))
+    assert diff == pytest.approx(new_m["macro_f1"] - replaced["macro_f1"], abs=6e-4)
+    assert diff_f == pytest.approx(new_m["f_avg"] - replaced["f_avg"], abs=6e-4)
     assert cfg["training"]["n_labels"] == before + ANSWERS
     assert any(p.endswith("session.csv") for p in cfg["label_files"])

@@ -34,6 +34,18 @@ def test_uncertainty_is_in_unit_interval_and_top_when_tied(rows):
     for method in ("margin", "entropy"):
         u = uncertainty(p, method)
         assert np.all(u >= -1e-9) and np.all(u <= 1 + 1e-9)
+    # a row whose two best classes tie is as uncertain as a margin can be, so
+    # it ranks at or above every other row; a uniform row tops entropy too
+    a, c = p[:, 0], p[:, 2]
+    tied = np.column_stack([np.maximum(a, c), np.maximum(a, c), np.minimum(a, c)])
+    tied = tied / tied.sum(axis=1, keepdims=True)
+    both = np.vstack([p, tied])
+    margin = uncertainty(both, "margin")
+    assert margin[len(p) :] == pytest.approx(np.ones(len(p)))
+    assert margin.max() == pytest.approx(1.0)
+    uniform = np.vstack([p, np.full((1, 3), 1 / 3)])
+    entropy = uncertainty(uniform, "entropy")
+    assert entropy[-1] == pytest.approx(1.0) == entropy.max()
 
 
 def test_diverse_order_is_round_robin_over_conversations():

@@ -11,19 +11,41 @@ from stance.train import (
     LEXICAL_WEIGHTS,
     _previous_metrics,
     choose_lexical_weight,
-    fit_default,
 )
 
 
-def test_the_lexical_weight_comes_from_the_grid_and_the_training_rows_only():
+def test_the_lexical_weight_comes_from_the_grid_and_the_training_rows_only(
+    monkeypatch,
+):
+    """In cross-validation the weight (and C) are chosen on the training fold:
+    the search sees no test row, and the test rows' labels change nothing."""
+    import stance.train as train_mod
+
     X = FakeEmbedder().embed(TEXTS)
     texts = np.array(TEXTS, dtype=object)
     y, groups = np.array(Y), np.array(GROUPS)
-    w = choose_lexical_weight(texts, X, y, groups, 1.0, ["favor", "against"])
+    sides = ["favor", "against"]
+    w = choose_lexical_weight(texts, X, y, groups, 1.0, sides)
     assert w in LEXICAL_WEIGHTS
-    m = fit_default(texts, X, y, groups, ["favor", "against"], FakeEmbedder())
-    assert m.lexical_weight in LEXICAL_WEIGHTS
-    assert np.allclose(m.predict_proba(TEXTS).sum(axis=1), 1)
+    seen = []
+    real = train_mod.choose_lexical_weight
+
+    def spy(texts_, X_, y_, groups_, C, sides_):
+        seen.append((list(texts_), list(groups_)))
+        return real(texts_, X_, y_, groups_, C, sides_)
+
+    monkeypatch.setattr(train_mod, "choose_lexical_weight", spy)
+    test = np.flatnonzero(groups == "g0")
+    train = np.flatnonzero(groups != "g0")
+    predict = train_mod.default_method(texts, X, y, groups, sides, FakeEmbedder())
+    before = list(predict(train)(test))
+    assert seen == [(list(texts[train]), list(groups[train]))]  # no test row
+    # other labels on the test rows: the same weight, C and predictions
+    flipped = y.copy()
+    flipped[test] = np.roll(flipped[test], 1)
+    again = train_mod.default_method(texts, X, flipped, groups, sides, FakeEmbedder())
+    assert list(again(train)(test)) == before
+    assert len(seen) == 2 and seen[0] == seen[1]
 
 
 @pytest.mark.parametrize(
