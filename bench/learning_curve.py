@@ -42,6 +42,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from stance.progress import NO_PROGRESS, on_terminal, progress_bars  # noqa: E402
+
 SIZES = (20, 40, 80, 160, 320)
 STEP = 20
 STRATEGIES = ("random", "suggest", "margin only")
@@ -124,7 +126,7 @@ def suggest_order(
     return chosen + [i for i in perm if i not in taken]
 
 
-def run(n_seeds: int) -> dict:
+def run(n_seeds: int, progress=NO_PROGRESS) -> dict:
     from stance.evaluate import grouped_folds, metrics
 
     t0 = time.perf_counter()
@@ -134,12 +136,14 @@ def run(n_seeds: int) -> dict:
     sizes = [*SIZES, "all"]
     scores = {s: {str(n): [] for n in sizes} for s in STRATEGIES}
     n_train = []
+    task = progress.task("seeds x folds", total=n_seeds * N_FOLDS, unit="folds")
     for seed in range(n_seeds):
         folds = grouped_folds(groups, N_FOLDS, seed=seed)
         preds = {
             s: {str(n): np.empty(len(y), dtype=object) for n in sizes} for s in scores
         }
         for f, (train, test) in enumerate(folds):
+            task.advance()
             n_train.append(len(train))
             perm = np.random.default_rng(seed * 100 + f).permutation(train)
             orders = {
@@ -199,7 +203,7 @@ def method_predictors(texts, X, y, groups, sides):
     }
 
 
-def run_methods(n_seeds: int) -> dict:
+def run_methods(n_seeds: int, progress=NO_PROGRESS) -> dict:
     """Macro-F1 against training labels (random order) for each train method."""
     from stance.evaluate import grouped_folds, metrics
 
@@ -212,12 +216,14 @@ def run_methods(n_seeds: int) -> dict:
     scores = {m: {str(n): [] for n in sizes} for m in methods}
     fit_s = {m: {str(n): [] for n in sizes} for m in methods}
     n_train = []
+    task = progress.task("seeds x folds", total=n_seeds * N_FOLDS, unit="folds")
     for seed in range(n_seeds):
         folds = grouped_folds(groups, N_FOLDS, seed=seed)
         preds = {
             m: {str(n): np.empty(len(y), dtype=object) for n in sizes} for m in methods
         }
         for f, (train, test) in enumerate(folds):
+            task.advance()
             n_train.append(len(train))
             order = np.random.default_rng(seed * 100 + f).permutation(train)
             for n in sizes:
@@ -356,13 +362,15 @@ def main() -> None:
     ap.add_argument(
         "--methods", action="store_true", help="curve of each train method instead"
     )
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    if args.methods:
-        main_methods(args, out)
-        return
-    res = run(args.seeds)
+    with progress_bars(on_terminal() and not args.quiet) as bars:
+        if args.methods:
+            main_methods(args, out, bars)
+            return
+        res = run(args.seeds, bars)
     (out / "learning_curve.json").write_text(json.dumps(res, indent=2) + "\n")
     plot(res, out / "learning_curve.png")
     head = (
@@ -377,8 +385,8 @@ def main() -> None:
     publish(section, out / "learning_curve.md", not args.no_benchmarks_md)
 
 
-def main_methods(args, out: Path) -> None:
-    res = run_methods(args.seeds)
+def main_methods(args, out: Path, progress=NO_PROGRESS) -> None:
+    res = run_methods(args.seeds, progress)
     (out / "method_curve.json").write_text(json.dumps(res, indent=2) + "\n")
     plot(res, out / "method_curve.png", METHOD_COLORS, suffix="")
     head = (

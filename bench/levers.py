@@ -286,7 +286,7 @@ def finetune_rows(texts, y, groups, classes, sides, args, log) -> dict:
     return out
 
 
-def rows(args, log) -> tuple[dict, dict]:
+def rows(args, log, progress=None) -> tuple[dict, dict]:
     from stance.evaluate import cross_validate, tfidf_method
     from stance.train import EMBEDDING_ONLY, METHOD, default_method
     from stance.train import nested_head_method as head
@@ -335,7 +335,9 @@ def rows(args, log) -> tuple[dict, dict]:
         log(f"mpnet: {rate:.2f} turns/s cold")
         methods["all-mpnet-base-v2 body, nested head"] = head(M, y, groups, sides)
     t0 = time.perf_counter()
-    cv = cross_validate(methods, y, groups, classes, sides, repeats=args.repeats)
+    cv = cross_validate(
+        methods, y, groups, classes, sides, repeats=args.repeats, progress=progress
+    )
     extra["cv_s"] = round(time.perf_counter() - t0, 1)
     if args.finetune:
         cv.update(finetune_rows(texts, y, groups, classes, sides, args, log))
@@ -374,9 +376,13 @@ def main() -> None:
         help="folds of the first split to fine-tune on (about 20 min each)",
     )
     ap.add_argument("--no-benchmarks-md", action="store_true")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    cv, extra = rows(args, lambda msg: print(msg, flush=True))
+    from stance.progress import on_terminal, progress_bars
+
+    with progress_bars(on_terminal() and not args.quiet) as bars:
+        cv, extra = rows(args, lambda msg: print(msg, flush=True), bars)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     slim = {k: {m: v for m, v in r.items() if m != "oof_pred"} for k, r in cv.items()}

@@ -627,6 +627,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--wait-max", type=float, default=30, help="minutes")
     ap.add_argument("--no-md", action="store_true", help="leave BENCHMARKS.md alone")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if args.wait_quiet:
         wait_quiet(args.wait_quiet, args.wait_max)
@@ -635,10 +636,15 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
     bench = Bench(tmp)
     t0 = time.perf_counter()
+    from stance.progress import on_terminal, progress_bars
+
     try:
-        for name in args.only:
-            print(f"[{name}]", flush=True)
-            getattr(bench, name.replace("-", "_"))()
+        with progress_bars(on_terminal() and not args.quiet) as bars:
+            task = bars.task("benchmark sections", len(args.only), unit="sections")
+            for name in args.only:
+                print(f"[{name}]", flush=True)
+                getattr(bench, name.replace("-", "_"))()
+                task.advance()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     table = render(bench.rows, args.tag, started, (load_start, load1()))
