@@ -1,15 +1,72 @@
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED = ROOT.parent / "shared"
 THREADS = SHARED / "threads" if (SHARED / "threads").is_dir() else SEEDS / "threads"
 STANCE = [sys.executable, "-m", "stance.cli"]
+
+# Hypothesis keeps its files (failing examples, Unicode tables) outside the
+# checkout (its default is ./.hypothesis), one folder per checkout so failing
+# examples replay on the next run.
+HYPOTHESIS_HOME = (
+    Path(tempfile.gettempdir())
+    / f"stance-hypothesis-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+)
+set_hypothesis_home_dir(str(HYPOTHESIS_HOME))
+settings.register_profile(
+    "stance", database=DirectoryBasedExampleDatabase(HYPOTHESIS_HOME / "examples")
+)
+settings.load_profile("stance")
+
+# Written by Python and pytest themselves, not by the tests.
+NOT_THE_TESTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def checkout_files() -> set[str]:
+    """Every file of the checkout but the interpreter's and test runner's own."""
+    found = set()
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [
+            d for d in dirs if d not in NOT_THE_TESTS and not d.endswith(".egg-info")
+        ]
+        found.update(str(Path(top, f).relative_to(ROOT)) for f in files)
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config._checkout_before = checkout_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a test created or deleted a file in the checkout.
+
+    Tests write into tmp_path; the checkout is read-only to them (TESTING.md).
+    """
+    before = getattr(session.config, "_checkout_before", None)
+    if before is None:
+        return
+    after = checkout_files()
+    created, deleted = sorted(after - before), sorted(before - after)
+    if created or deleted:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.section("tests wrote into the checkout", red=True)
+            for f in created:
+                tr.line(f"created: {f}")
+            for f in deleted:
+                tr.line(f"deleted: {f}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -372,7 +372,8 @@ def test_every_command_refuses_every_bad_input_in_one_line(tmp_path):
 
     One line on stderr naming the file (and line) and the problem, exit 2, no
     traceback, nothing on stdout, nothing written (not even a temporary file).
-    The table of messages is TESTING.md's; STANCE_UPDATE_DOCS=1 rewrites it.
+    The table of messages is TESTING.md's: this test checks it and never writes
+    it, unless STANCE_UPDATE_DOCS=1 (`make docs`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -402,20 +403,20 @@ def test_every_command_refuses_every_bad_input_in_one_line(tmp_path):
     after = {p: p.read_bytes() for p in (tmp_path / "in").rglob("*") if p.is_file()}
     assert after == before  # inputs, label files and models untouched
     table = "\n".join(["| command | bad input | message |", "|---|---|---|", *rows])
-    (ROOT / "out").mkdir(exist_ok=True)
-    (ROOT / "out" / "bad-inputs.md").write_text(table + "\n")
+    fresh = tmp_path / "bad-inputs.md"
+    fresh.write_text(table + "\n", encoding="utf-8")
     doc = TESTING_MD.read_text(encoding="utf-8")
     head, rest = doc.split(TABLE_START + "\n", 1)
     current, tail = rest.split(TABLE_END, 1)
-    if os.environ.get("STANCE_UPDATE_DOCS"):
+    if os.environ.get("STANCE_UPDATE_DOCS"):  # `make docs`: the one run that writes
         TESTING_MD.write_text(
             head + TABLE_START + "\n" + table + "\n" + TABLE_END + tail,
             encoding="utf-8",
         )
     else:
         assert current.strip() == table, (
-            "TESTING.md's table is stale: rerun with STANCE_UPDATE_DOCS=1 "
-            "(the new table is in out/bad-inputs.md)"
+            f"TESTING.md's table is stale (the new one is in {fresh}): "
+            "`make docs` rewrites it"
         )
 
 

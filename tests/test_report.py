@@ -66,7 +66,7 @@ def test_every_turn_lands_in_a_chain(parents):
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path):
-    from conftest import ROOT, SEEDS, run_cli
+    from conftest import SEEDS, run_cli
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -101,8 +101,6 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     img = imread(str(shot))
     assert img.std() > 0.05  # not a blank page
     assert np.asarray(img).shape[1] == 1200
-    (ROOT / "out").mkdir(exist_ok=True)
-    shutil.copy(shot, ROOT / "out" / "report-screenshot.png")
 
 
 def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
