@@ -12,6 +12,7 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 import zlib
@@ -307,13 +308,19 @@ class StanceClassifier:
     def save(
         self, directory: str | Path, *, extra_config: dict | None = None, card: str = ""
     ) -> Path:
-        """Write the model directory as a whole (temporary dir, then rename)."""
+        """Write the model directory as a whole (temporary dir, then rename).
+
+        Only a new (or empty) folder or an existing model folder is written
+        (`check_model_output`); a model it replaces is kept as `DIR.prev`.
+        """
         from .files import atomic_directory
 
         self._check()
         directory = Path(directory)
         lexical = getattr(self, "lexical_", None) if self.lexical_weight > 0 else None
-        with atomic_directory(directory) as tmp:
+        with atomic_directory(
+            directory, may_replace=model_dir_problem, keep_previous=True
+        ) as tmp:
             arrays = {
                 "coef": self.head_.coef_,
                 "intercept": self.head_.intercept_,
@@ -406,6 +413,44 @@ class StanceClassifier:
 
 
 CONFIG_DIGEST = "config_sha256"
+MODEL_FILES = frozenset({CONFIG_FILE, HEAD_FILE, CARD_FILE, VOCAB_FILE})
+
+
+def model_dir_problem(directory: Path) -> str | None:
+    """Why a non-empty folder is not a model folder `save` may replace, or None.
+
+    A model folder holds a `config.json` of this format and nothing but the
+    model's files: a folder of labels, a schema or anything else is never
+    replaced, whatever it is called.
+    """
+    names = sorted(e.name for e in os.scandir(directory))
+    others = [n for n in names if n not in MODEL_FILES]
+    try:
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        is_model = isinstance(config, dict) and config.get("format") == FORMAT
+    except (OSError, ValueError, RecursionError):
+        is_model = False
+    if is_model and not others:
+        return None
+    shown = ", ".join(others[:4] or names[:4]) + (
+        " ..." if len(others or names) > 4 else ""
+    )
+    if is_model:
+        return (
+            f"model folder also holds {shown}; not replacing it (move those files "
+            "or train into a new folder)"
+        )
+    return (
+        f"not a stance model folder (it holds {shown}); not replacing it: train "
+        "into a new folder or an existing model folder"
+    )
+
+
+def check_model_output(directory: str | Path) -> Path:
+    """Fail before training when `directory` cannot take the new model."""
+    from .files import check_directory_output
+
+    return check_directory_output(directory, model_dir_problem, keep_previous=True)
 
 
 def config_digest(config: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -68,7 +69,10 @@ def _root(
 def parse_cli(
     paths: Paths,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write turns here (JSONL)")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write turns here (.jsonl; - or none: stdout)"
+        ),
     ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="List every dropped line and its rule")
@@ -83,17 +87,12 @@ def parse_cli(
     """
     from .files import check_output_path
     from .parse import parse_paths
-    from .thread import turn_to_json, write_turns
+    from .thread import TURN_FORMATS, write_turns
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
     result = parse_paths(paths, dedupe=not no_dedup)
-    if output is not None:
-        write_turns(output, result.turns)
-    else:
-        out = sys.stdout
-        for turn in result.turns:
-            out.write(turn_to_json(turn) + "\n")
+    write_turns(output, result.turns)
     err = _console()
     if explain:
         for page in result.pages:
@@ -164,7 +163,7 @@ def train_cli(
 
     Example: stance train labels/ -o models/default
     """
-    from .files import check_output_path
+    from .classify import check_model_output
     from .labels import label_files, pending_rows
     from .schema import find_schema, project_root
     from .train import metrics_table, train
@@ -173,7 +172,8 @@ def train_cli(
     if output is None:
         output = project_root(sch) / "models" / "default"
         output.parent.mkdir(exist_ok=True)
-    check_output_path(output, directory=True)
+    check_model_output(output)
+    replacing = output.is_dir() and any(output.iterdir())
     files = label_files(labels, project_root(sch) / "labels")
     report = train(
         files,
@@ -236,7 +236,17 @@ def train_cli(
             ),
             markup=False,
         )
-    out.print(f"model written to {output}", markup=False)
+    from .files import previous_path
+
+    out.print(
+        f"model written to {output}"
+        + (
+            f" (the model it replaced is in {previous_path(output)})"
+            if replacing
+            else ""
+        ),
+        markup=False,
+    )
 
 
 @app.command("label")
@@ -246,7 +256,9 @@ def label_cli(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write rows here (.jsonl, .csv or .parquet)"
+            "--output",
+            "-o",
+            help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout)",
         ),
     ] = None,
     schema: SchemaOpt = None,
@@ -257,11 +269,17 @@ def label_cli(
     Example: stance label seeds/*.txt -o labelled.jsonl
     """
     from .files import check_output_path
-    from .predict import iter_turns, predict_rows, thread_aware_rows, write_rows
+    from .predict import (
+        ROW_FORMATS,
+        iter_turns,
+        predict_rows,
+        thread_aware_rows,
+        write_rows,
+    )
     from .schema import find_schema
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
     sch = find_schema(schema)
     mdl = _load_model(model, sch)
     turns = iter_turns(paths)
@@ -277,11 +295,11 @@ def label_cli(
         if thread_aware
         else predict_rows(turns, mdl)
     )
-    n = write_rows(output, counted(rows), out=sys.stdout)
+    n = write_rows(output, counted(rows))
     _console().print(
         f"{n} turns labelled: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + (f" -> {output}" if output else ""),
+        + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
 
@@ -329,7 +347,8 @@ def report_cli(
     paths: Paths,
     model: ModelOpt = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="report.html or report.md")
+        Path,
+        typer.Option("--output", "-o", help="report.html or report.md (-: stdout)"),
     ] = Path("report.html"),
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
@@ -339,14 +358,13 @@ def report_cli(
     Example: stance report seeds/ -o report.html
     """
     from .files import atomic_write_text, check_output_path
-    from .report import render_html, render_markdown, report_paths
+    from .report import REPORT_FORMATS, render_report, report_paths
     from .schema import find_schema
 
-    check_output_path(output)
+    check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
     rep = report_paths(paths, _load_model(model, sch), sch, thread_aware)
-    text = render_markdown(rep) if output.suffix.lower() == ".md" else render_html(rep)
-    atomic_write_text(output, text)
+    atomic_write_text(output, render_report(rep, output))
     _console().print(
         f"{rep['n']} turns, {len(rep['chains'])} chains -> {output}", markup=False
     )
@@ -368,7 +386,7 @@ def suggest_cli(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the batch here (CSV; stdout without)"
+            "--output", "-o", help="Write the batch here (.csv; - or none: stdout)"
         ),
     ] = None,
     labels: Annotated[
@@ -387,10 +405,10 @@ def suggest_cli(
     """
     from .files import check_output_path
     from .schema import find_schema
-    from .suggest import project_label_files, suggest, write_batch
+    from .suggest import BATCH_FORMATS, project_label_files, suggest, write_batch
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=BATCH_FORMATS, what="stance suggest")
     sch = find_schema(schema)
     rows = suggest(
         paths,
@@ -400,9 +418,10 @@ def suggest_cli(
         label_paths=project_label_files(sch, labels or []),
         method=method,
     )
-    write_batch(output, rows, out=sys.stdout)
+    write_batch(output, rows)
     _console().print(
-        f"{len(rows)} turns suggested" + (f" -> {output}" if output else ""),
+        f"{len(rows)} turns suggested"
+        + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
 
@@ -491,7 +510,10 @@ def labels_import_cli(
 def labels_export_cli(
     paths: Paths,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Label Studio tasks file (JSON)")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Label Studio tasks file (.json; -: stdout)"
+        ),
     ],
     n: Annotated[
         int | None, typer.Option("-n", min=1, help="At most this many tasks")
@@ -509,11 +531,11 @@ def labels_export_cli(
     Example: stance labels export seeds/threads -o tasks.json --config stance.xml
     """
     from .files import atomic_write_text, check_output_path
-    from .interchange import export_tasks, label_config, write_tasks
+    from .interchange import TASK_FORMATS, export_tasks, label_config, write_tasks
     from .schema import find_schema
     from .suggest import project_label_files
 
-    check_output_path(output)
+    check_output_path(output, suffixes=TASK_FORMATS, what="stance labels export")
     if config is not None:
         check_output_path(config)
     sch = find_schema(schema)
@@ -613,6 +635,12 @@ def main() -> None:
     except KeyboardInterrupt:
         _console().print("interrupted", markup=False)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader of stdout went away (`stance label ... | head`): stop quietly,
+        # and keep Python from failing again when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except Exception as exc:  # click usage errors and the like
         import click
 

@@ -328,6 +328,10 @@ def export_tasks(
     return [candidate_task(c, model_name(model)) for c in cands]
 
 
+# What `stance labels export -o` writes.
+TASK_FORMATS = (".json",)
+
+
 def write_tasks(path: Path, tasks: list[dict]) -> None:
     from .files import atomic_write_text
 

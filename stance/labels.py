@@ -206,10 +206,14 @@ def format_row(fields: Sequence[str], row: dict) -> str:
 
 
 def label_lock(path: Path):
-    """The lock every writer of a label file takes (appends, undo)."""
+    """The lock every writer of a label file takes (appends, undo, imports)."""
+    import os
+
     from filelock import FileLock
 
-    return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    # The lock lives beside the real file: writers that reach it through
+    # different symlinks still wait for each other.
+    return FileLock(os.path.realpath(path) + ".lock", timeout=LOCK_TIMEOUT_S)
 
 
 def append_label(

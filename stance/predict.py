@@ -189,16 +189,19 @@ def thread_aware_rows(turns: Iterable[Turn], model, sides) -> Iterator[dict]:
     return rows_from_proba(turns, proba, model, suffix="+thread")
 
 
-def write_rows(path: Path | None, rows: Iterable[dict], out=None) -> int:
-    """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path."""
+# What `stance label -o` writes, by extension; stdout and devices get the first.
+ROW_FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+def write_rows(path: Path | str | None, rows: Iterable[dict]) -> int:
+    """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path.
+
+    Stdout gets the rows only once all are labelled (`files.atomic_open`): a bad
+    input met late leaves it empty, as it leaves a file untouched.
+    """
     from .files import atomic_open
 
-    if path is None:
-        n = 0
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-        return n
+    path = Path(path if path is not None else "-")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _write_parquet(path, rows)

@@ -361,3 +361,14 @@ def _html_table(groups, names, title) -> str:
         )
     rows.append("</table>")
     return "".join(rows)
+
+
+# What `stance report -o` writes, by extension: the one list of report formats
+# (stdout and devices get the first).
+RENDERERS = {".html": render_html, ".md": render_markdown}
+REPORT_FORMATS = tuple(RENDERERS)
+
+
+def render_report(rep: dict, path: str | Path) -> str:
+    """The report in the format its output path asks for."""
+    return RENDERERS.get(Path(path).suffix.lower(), render_html)(rep)

@@ -105,7 +105,12 @@ def read_turns(path: str | Path) -> list[Turn]:
     return turns
 
 
+# What `stance parse -o` writes.
+TURN_FORMATS = (".jsonl",)
+
+
 def write_turns(path: str | Path, turns: Iterable[Turn]) -> int:
+    """Turns as JSONL to `path` (`-`: stdout), atomically."""
     from .files import atomic_open
 
     n = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classify import LexicalHead, StanceClassifier, StanceHead
+from .classify import LexicalHead, StanceClassifier, StanceHead, check_model_output
 from .errors import InputError
 from .evaluate import (
     cross_validate,
@@ -17,7 +17,7 @@ from .evaluate import (
     metrics,
     tfidf_method,
 )
-from .files import check_output_path, sha256_file
+from .files import sha256_file
 from .labels import label_groups, load_labels
 from .schema import Schema
 from .zeroshot import METHOD as ZERO_SHOT
@@ -190,7 +190,7 @@ def train(
 def _train(label_paths, schema, output, backend, embedder, previous, threads, repeats):
     repeats = repeats or REPEATS
     if output is not None:
-        check_output_path(output, directory=True)  # before minutes of work
+        check_model_output(output)  # before minutes of work
     labels = load_labels(label_paths, schema.names)
     if len(labels) < 10:
         raise InputError(

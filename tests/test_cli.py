@@ -440,3 +440,45 @@ def test_usage_errors_exit_2_without_internal_error():
         res = run_cli(*args)
         assert res.returncode == 2, (args, res.stderr)
         assert "Error:" in res.stderr and "internal error" not in res.stderr
+
+
+# ------------------------------------------------------- output extensions
+
+PAGE = SEEDS / "000_da80d79405789213.txt"
+
+
+@pytest.mark.parametrize(
+    "argv,out,writes",
+    [
+        (["label", PAGE], "out.xlsx", ".jsonl, .csv, .parquet"),
+        (["label", PAGE], "out.json", ".jsonl, .csv, .parquet"),
+        (["label", PAGE], "out.tsv", ".jsonl, .csv, .parquet"),
+        (["label", PAGE], "out", ".jsonl, .csv, .parquet"),
+        (["parse", PAGE], "t.csv", ".jsonl"),
+        (["report", PAGE], "r.txt", ".html, .md"),
+        (["report", PAGE], "report.json", ".html, .md"),
+        (["suggest", PAGE], "batch.jsonl", ".csv"),
+        (["labels", "export", PAGE], "tasks.csv", ".json"),
+    ],
+)
+def test_an_output_extension_a_command_cannot_write_is_refused(
+    tmp_path, argv, out, writes
+):
+    """Issue 15 row 19 / issue 14 point 4: never a file of another format."""
+    res = run_cli(*argv, "-o", tmp_path / out)
+    assert res.returncode == 2, res.stderr
+    suffix = os.path.splitext(out)[1]
+    what = "'" + suffix + "'" if suffix else "no extension"
+    command = " ".join(str(a) for a in argv if a != PAGE)
+    assert res.stderr.splitlines() == [
+        f"error: {tmp_path / out}: stance {command} cannot write {what} "
+        f"(it writes {writes})"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_formats_are_the_renderers_list():
+    """One list: a renderer added to RENDERERS is a format `-o` accepts."""
+    from stance.report import RENDERERS, REPORT_FORMATS
+
+    assert REPORT_FORMATS == tuple(RENDERERS) == (".html", ".md")
