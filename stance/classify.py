@@ -24,6 +24,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelError
 from .files import sha256_file
+from .thread import MAX_META_DEPTH, json_depth
 
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
@@ -478,10 +479,14 @@ def read_config(directory: Path) -> dict:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{cfg_path}: JSON nested too deeply") from None
     except OSError as exc:
         raise ModelError(f"{cfg_path}: cannot read ({exc.strerror})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{cfg_path}: not a {FORMAT} model")
+    if json_depth(config) > MAX_META_DEPTH:
+        raise ModelError(f"{cfg_path}: JSON nested too deeply")
     version = config.get("stance_version")
     if str(version).split(".")[:2] != __version__.split(".")[:2]:
         raise ModelError(
@@ -584,6 +589,8 @@ def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
         vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise ModelError(f"{directory / VOCAB_FILE}: unreadable ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{directory / VOCAB_FILE}: JSON nested too deeply") from None
     coef, intercept, temperature, idf = _npz_numbers(
         path,
         ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf"),

@@ -621,8 +621,24 @@ def init_cli(
         _console().print(f"wrote {path}", markup=False)
 
 
+def _print_warnings() -> None:
+    """Library warnings (`errors.warn`) become `warning: ...` lines on stderr."""
+    import logging
+
+    from .errors import LOGGER
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _console().print(f"warning: {record.getMessage()}", markup=False)
+
+    log = logging.getLogger(LOGGER)
+    log.handlers[:] = [_Handler()]
+    log.propagate = False
+
+
 def main() -> None:
     """Console entry point: run the app, turn library errors into one line + exit 2."""
+    _print_warnings()
     try:
         code = app(standalone_mode=False)  # a typer.Exit(n) comes back as n
         if isinstance(code, int) and code:

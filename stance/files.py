@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import errno
 import hashlib
 import io
@@ -17,6 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import InputError
+
+# A CSV field may hold a whole page: csv's default limit (128 KiB) refused
+# stance's own output. Every module that reads CSV imports this one.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),

@@ -77,6 +77,8 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
         tasks = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON ({exc.msg})", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):

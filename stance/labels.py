@@ -57,7 +57,10 @@ def read_label_rows(
     path = Path(path)
     text, _ = read_text(path)
     reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip() for f in (reader.fieldnames or [])]
+    try:
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})", line=1) from None
     if "text" not in fields or "stance" not in fields:
         found = ", ".join(fields)
         found = found if len(found) <= 60 else found[:59] + "…"
@@ -66,8 +69,9 @@ def read_label_rows(
         )
     rows: list[Label] = []
     pending: list[int] = []
-    end = reader.line_num
+    end = 0
     try:
+        end = reader.line_num
         for row in reader:
             line, end = end + 1, reader.line_num  # a record's first line
             row = {(k or "").strip(): (v or "") for k, v in row.items() if k}
@@ -94,7 +98,8 @@ def read_label_rows(
                 )
             )
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+        # the record that failed starts on the line after the last whole one
+        raise InputError(path, f"malformed CSV ({exc})", line=end + 1) from None
     return rows, pending
 
 

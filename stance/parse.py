@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, warn
 from .files import decode_text, read_bytes
 from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
@@ -623,19 +624,32 @@ def parse_page_text(
 CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
 
 
+def _without_text(path: str, lines: list[int]) -> None:
+    """Say once per file which turns were skipped for having no text."""
+    if lines:
+        shown = ", ".join(map(str, lines[:5])) + (" ..." if len(lines) > 5 else "")
+        n = len(lines)
+        warn(
+            f"{path}: {n} turn{'s' if n > 1 else ''} without text skipped "
+            f"(line{'s' if n > 1 else ''} {shown})"
+        )
+
+
 def iter_csv_turns(
     lines: Iterable[str], path: str, seen_ids: set[str] | None = None
 ) -> Iterator[Turn]:
     """Turns of a CSV file, read row by row (quoted fields may span lines).
 
-    Rows without text are skipped; a row with more fields than the header is
-    an error (an unquoted comma would otherwise cut its text short); ids must
-    be unique, as in parse_jsonl_lines.
+    Rows without text are skipped (and said, as for JSONL); a row with more
+    fields than the header is an error (an unquoted comma would otherwise cut
+    its text short); ids must be unique, as in parse_jsonl_lines. A `meta`
+    column (stance's own CSV output) holds each turn's meta as JSON.
     """
     stem = Path(path).stem
     seen = set() if seen_ids is None else seen_ids
     reader = csv.DictReader(lines)
-    n = 0
+    n, empty = 0, []
+    end = 0
     try:
         fields = reader.fieldnames
         if fields is None or "text" not in [f.strip() for f in fields]:
@@ -650,15 +664,21 @@ def iter_csv_turns(
                     f"{len(fields)} (quote fields that contain commas)",
                     line=line,
                 )
+            raw_meta = row.get("meta")
             row = {
                 (k or "").strip(): _newlines(v or "").strip() for k, v in row.items()
             }
             body = row.get("text", "")
             if not body:
+                empty.append(line)
                 continue
             n += 1
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
             _claim_id(turn_id, seen, path, line)
+            meta = _json_meta(raw_meta, path, line) if raw_meta else {}
+            meta.setdefault("kind", "comment")
+            meta.setdefault("sources", [{"file": path, "line": line}])
+            meta.setdefault("quotes", [])
             yield Turn(
                 id=turn_id,
                 speaker=row.get("speaker") or None,
@@ -666,16 +686,29 @@ def iter_csv_turns(
                 reply_to=row.get("reply_to") or None,
                 timestamp=row.get("timestamp") or None,
                 text=body,
-                meta={
-                    "kind": "comment",
-                    "sources": [{"file": path, "line": line}],
-                    "quotes": [],
-                },
+                meta=meta,
             )
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+        # the record that failed starts on the line after the last whole one
+        raise InputError(path, f"malformed CSV ({exc})", line=end + 1) from None
+    _without_text(path, empty)
     if not n:
         raise InputError(path, "CSV has no rows with text")
+
+
+def _json_meta(raw: str, path: str, line: int) -> dict:
+    from .thread import meta_problem
+
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise InputError(path, "column 'meta' is not JSON", line=line) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply", line=line) from None
+    problem = meta_problem(meta)
+    if problem:
+        raise InputError(path, f"not a turn: {problem}", line=line)
+    return meta
 
 
 def _claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
@@ -703,13 +736,21 @@ def parse_jsonl_lines(
     link to a repeated id would be ambiguous.
     """
     seen = set() if seen_ids is None else seen_ids
+    empty = []
     for lineno, turn in iter_jsonl_turns(path, lines):
+        text = _newlines(turn.text).strip()  # as a CSV's text is read
+        if not text:  # skipped as a CSV row without text is
+            empty.append(lineno)
+            continue
         _claim_id(turn.id, seen, path, lineno)
+        if text != turn.text:
+            turn = replace(turn, text=text)
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
         meta.setdefault("quotes", [])
         yield turn.with_meta(**meta)
+    _without_text(path, empty)
 
 
 def parse_jsonl_text(text: str, path: str) -> list[Turn]:
@@ -828,8 +869,6 @@ def _renamed(page: Page, conv: str) -> tuple[Turn, ...]:
 
 
 def _reconv(turn: Turn, conv: str) -> Turn:
-    from dataclasses import replace
-
     return replace(
         turn, id=conv + turn.id[len(turn.conversation_id) :], conversation_id=conv
     )

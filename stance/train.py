@@ -321,7 +321,7 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
         return None
     training = data.get("training") if isinstance(data, dict) else None
     method = training.get("method") if isinstance(training, dict) else None

@@ -294,3 +294,89 @@ def test_single_line_page_of_5_mb_is_parsed_whole(tmp_path):
     res = parse_paths([p])
     assert len(res.turns) == 1 and not res.dropped
     assert res.turns[0].text == " ".join(text.split())
+
+
+# ----------------------------------------------- odd structured inputs (issue 15)
+
+
+def test_turns_without_text_are_skipped_alike_in_jsonl_and_csv(tmp_path, caplog):
+    """Row 10: an empty JSONL text was labelled `none` at 0.81 confidence."""
+    jl = tmp_path / "t.jsonl"
+    jl.write_text(
+        '{"id": "1", "text": "The pact was signed in Moscow."}\n'
+        '{"id": "2", "text": ""}\n{"id": "3", "text": " \\n "}\n'
+    )
+    cs = tmp_path / "t.csv"
+    cs.write_text('id,text\n1,The pact was signed in Moscow.\n2,""\n3," "\n')
+    for path, lines in ((jl, "2, 3"), (cs, "3, 4")):
+        caplog.clear()
+        turns = parse_paths([path]).turns
+        assert [t.id for t in turns] == ["1"]
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{path}: 2 turns without text skipped (lines {lines})"
+        ]
+    from stance.predict import iter_turns
+
+    assert [t.id for t in iter_turns([jl])] == [t.id for t in iter_turns([cs])]
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "meta,problem",
+    [
+        ({"sources": "page.txt"}, "'meta.sources' must be a list of objects"),
+        ({"sources": [{"file": 3}]}, "'meta.sources[].file' must be a string"),
+        ({"sources": [{"line": "7"}]}, "'meta.sources[].line' must be an integer"),
+        ({"quotes": {"text": "x"}}, "'meta.quotes' must be a list of objects"),
+        ({"kind": ["post"]}, "'meta.kind' must be a string"),
+        ({"number": "12"}, "'meta.number' must be an integer"),
+        ({"x": _nested(70)}, "nested deeper than 64"),
+    ],
+)
+def test_odd_meta_types_are_one_line_errors(tmp_path, meta, problem):
+    """Row 16: `report` crashed on a `meta.sources` string."""
+    import json
+
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps({"id": "1", "text": "some text", "meta": meta}) + "\n")
+    with pytest.raises(InputError, match="line 1: not a turn: ") as err:
+        parse_paths([p])
+    assert problem in str(err.value)
+    c = tmp_path / "t.csv"
+    c.write_text(
+        'id,text,meta\n1,some text,"' + json.dumps(meta).replace('"', '""') + '"\n'
+    )
+    with pytest.raises(InputError, match="line 2: not a turn: "):
+        parse_paths([c])
+
+
+def test_json_nested_too_deeply_is_one_line_error(tmp_path):
+    """Row 13: RecursionError came out as an internal error."""
+    deep = "[" * 100000 + "]" * 100000
+    p = tmp_path / "t.jsonl"
+    p.write_text(
+        '{"id": "1", "text": "x"}\n{"id": "2", "text": "y", "meta": {"a": '
+        + deep
+        + "}}\n"
+    )
+    with pytest.raises(InputError, match="t.jsonl line 2: JSON nested too deeply"):
+        parse_paths([p])
+
+
+def test_a_csv_field_over_128_kib_is_read(tmp_path):
+    """Row 17: csv's default field limit refused stance's own output."""
+    import csv
+
+    p = tmp_path / "big.csv"
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text"])
+        w.writerow(["1", "short first turn of the file."])
+        w.writerow(["2", "word " * 60000])
+    assert [len(t.text) for t in parse_paths([p]).turns] == [29, 299999]
