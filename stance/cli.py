@@ -23,6 +23,35 @@ app = typer.Typer(
 _DEBUG = {"on": os.environ.get("STANCE_DEBUG", "") not in ("", "0")}
 
 Paths = Annotated[list[Path], typer.Argument(help="Pages, structured files or folders")]
+NoRecursiveOpt = Annotated[
+    bool,
+    typer.Option("--no-recursive", help="Read only the files directly in each folder"),
+]
+SkipBadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad", help="Leave out unreadable input files and list them at the end"
+    ),
+]
+
+
+def _inputs(paths, no_recursive: bool, skip_bad: bool):
+    """The input files, and the bad ones `--skip-bad` left out (see parse.select_inputs)."""
+    from .parse import select_inputs
+
+    return select_inputs(paths, recursive=not no_recursive, skip_bad=skip_bad)
+
+
+def _list_skipped(bad) -> None:
+    if bad:
+        err = _console()
+        err.print(
+            f"{len(bad)} bad file{'s' if len(bad) > 1 else ''} skipped:", markup=False
+        )
+        for exc in bad:
+            err.print(f"  {exc}", markup=False)
+
+
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -68,6 +97,8 @@ def _root(
 @app.command("parse")
 def parse_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -91,6 +122,7 @@ def parse_cli(
 
     output = output or Path("-")
     check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     result = parse_paths(paths, dedupe=not no_dedup)
     write_turns(output, result.turns)
     err = _console()
@@ -106,6 +138,7 @@ def parse_cli(
         f"{result.merged} duplicates merged, {result.quotes_found} repeated quotes, "
         f"{len(result.dropped)} lines dropped as chrome or metadata"
     )
+    _list_skipped(bad)
 
 
 ThreadOpt = Annotated[
@@ -252,6 +285,8 @@ def train_cli(
 @app.command("label")
 def label_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
     output: Annotated[
         Path | None,
@@ -282,6 +317,7 @@ def label_cli(
     check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
     sch = find_schema(schema)
     mdl = _load_model(model, sch)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     turns = iter_turns(paths)
     counts: dict[str, int] = {}
 
@@ -302,6 +338,7 @@ def label_cli(
         + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
+    _list_skipped(bad)
 
 
 @app.command("evaluate")
@@ -345,6 +382,8 @@ def evaluate_cli(
 @app.command("report")
 def report_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
     output: Annotated[
         Path,
@@ -363,11 +402,13 @@ def report_cli(
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     rep = report_paths(paths, _load_model(model, sch), sch, thread_aware)
     atomic_write_text(output, render_report(rep, output))
     _console().print(
         f"{rep['n']} turns, {len(rep['chains'])} chains -> {output}", markup=False
     )
+    _list_skipped(bad)
 
 
 MethodOpt = Annotated[
@@ -381,6 +422,8 @@ MethodOpt = Annotated[
 @app.command("suggest")
 def suggest_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     n: Annotated[int, typer.Option("-n", min=1, help="How many turns")] = 20,
     model: ModelOpt = None,
     output: Annotated[
@@ -410,6 +453,7 @@ def suggest_cli(
     output = output or Path("-")
     check_output_path(output, suffixes=BATCH_FORMATS, what="stance suggest")
     sch = find_schema(schema)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     rows = suggest(
         paths,
         _load_model(model, sch),
@@ -424,6 +468,7 @@ def suggest_cli(
         + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
+    _list_skipped(bad)
 
 
 @app.command("annotate")
@@ -442,6 +487,8 @@ def annotate_cli(
         typer.Option("--include-skipped", help="Ask turns skipped before again"),
     ] = False,
     schema: SchemaOpt = None,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Label turns in the terminal, most informative first; each answer saved at once.
 
@@ -458,6 +505,7 @@ def annotate_cli(
         who = annotator or getpass.getuser()
     except (KeyError, OSError):
         who = ""
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     summary = annotate(
         paths,
         labels,
@@ -472,6 +520,7 @@ def annotate_cli(
         f"{summary.undone} undone; {summary.remaining} turns left",
         markup=False,
     )
+    _list_skipped(bad)
 
 
 labels_app = typer.Typer(
@@ -525,6 +574,8 @@ def labels_export_cli(
     ] = None,
     method: MethodOpt = "margin",
     schema: SchemaOpt = None,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Write unlabelled turns with the model's guesses as Label Studio tasks.
 
@@ -539,6 +590,7 @@ def labels_export_cli(
     if config is not None:
         check_output_path(config)
     sch = find_schema(schema)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     tasks = export_tasks(
         paths,
         _load_model(model, sch),
@@ -551,6 +603,7 @@ def labels_export_cli(
     if config is not None:
         atomic_write_text(config, label_config(sch))
     _console().print(f"{len(tasks)} tasks -> {output}", markup=False)
+    _list_skipped(bad)
 
 
 @labels_app.command("check")

@@ -46,7 +46,7 @@ def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as exc:
                 raise InputError(path, f"not valid {encoding}: {exc.reason}") from None
-    if b"\x00" in data[:65536]:
+    if _binary(data[:_BINARY_SAMPLE], complete=len(data) <= _BINARY_SAMPLE):
         raise InputError(path, "binary file (NUL bytes), not text")
     try:
         return data.decode("utf-8"), "utf-8"
@@ -94,10 +94,28 @@ def _looks_textual(text: str) -> bool:
     return bad / len(sample) < 0.01
 
 
+# FIFOs and character devices given as inputs (`<(cmd)`, /dev/stdin) are read
+# up to this size; a FIFO nobody writes to is given up after FIFO_WAIT_S.
+MAX_STREAM_BYTES = 256 << 20
+FIFO_WAIT_S = 30.0
+_BINARY_SAMPLE = 1 << 16
+
+
 def read_bytes(path: str | Path) -> bytes:
-    """A user file's bytes; an InputError naming the file when it cannot be read."""
+    """A user file's bytes; an InputError naming the file when it cannot be read.
+
+    Regular files are read whole. FIFOs and character devices are read up to
+    MAX_STREAM_BYTES, and refused at once when their first 64 KiB are binary
+    (/dev/zero, /dev/urandom); block devices and sockets are refused.
+    """
     path = Path(path)
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            kind = "a block device" if stat.S_ISBLK(mode) else "a socket"
+            raise InputError(path, f"is {kind}, not a file")
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return _read_stream(path, fifo=stat.S_ISFIFO(mode))
         return path.read_bytes()
     except IsADirectoryError:
         raise InputError(path, "is a directory, expected a file") from None
@@ -107,6 +125,57 @@ def read_bytes(path: str | Path) -> bytes:
         raise InputError(path, "permission denied") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _read_stream(path: Path, fifo: bool) -> bytes:
+    """Read a FIFO or character device, bounded in time (to a writer) and size."""
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if fifo:
+            poll = select.poll()
+            poll.register(fd, select.POLLIN)
+            if not poll.poll(FIFO_WAIT_S * 1000):
+                raise InputError(path, f"FIFO with no writer for {FIFO_WAIT_S:g} s")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _BINARY_SAMPLE and len(chunks) <= 64:
+                head = b"".join(chunks)[:_BINARY_SAMPLE]
+                if _binary(head, complete=False):
+                    raise InputError(path, "binary stream (NUL bytes), not text")
+            if size > MAX_STREAM_BYTES:
+                raise InputError(
+                    path,
+                    f"stream longer than {MAX_STREAM_BYTES >> 20} MiB; save it to a "
+                    "file first",
+                )
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _binary(sample: bytes, complete: bool) -> bool:
+    """NUL bytes that make a file binary: those of UTF-16/32 without a BOM, of
+    images and archives. A few NULs in otherwise valid UTF-8 (a CSV field
+    that holds one, as stance itself may write) are text."""
+    nuls = sample.count(0)
+    if not nuls:
+        return False
+    if nuls * 10 >= len(sample):
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def decode_text(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
@@ -142,7 +211,7 @@ def sniff_encoding(path: str | Path, size: int = 1 << 16) -> str | None:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding
-    if b"\x00" in head:
+    if _binary(head, complete=not more):
         raise InputError(path, "binary file (NUL bytes), not text")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=not more)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -760,30 +761,94 @@ def parse_jsonl_text(text: str, path: str) -> list[Turn]:
     return turns
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to read: directories expand to their files (ConvoKit corpora stay whole)."""
+def expand_paths(paths: Iterable[str | Path], recursive: bool = True) -> list[Path]:
+    """Files to read: folders expand to their files, subfolders too unless not
+    `recursive` (ConvoKit corpora stay whole; dot-files, SOURCES*.tsv, README*,
+    FIFOs and symlinked folders are not read). A file named twice, or met
+    again inside a folder given too, is read once, where it first came."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise InputError(p, "no such file or directory")
         if p.is_dir():
-            if (p / "utterances.jsonl").is_file():
-                out.append(p / "utterances.jsonl")
-                continue
-            files = sorted(
-                f
-                for f in p.iterdir()
-                if f.is_file()
-                and not f.name.startswith(".")
-                and not SKIPPED_NAMES.match(f.name)
-            )
+            files = _folder_files(p, recursive)
             if not files:
                 raise InputError(p, "directory has no readable files")
             out.extend(files)
         else:
             out.append(p)
-    return out
+    seen: set[str] = set()
+    unique = []
+    for f in out:
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+    if (folder / "utterances.jsonl").is_file():
+        return [folder / "utterances.jsonl"]
+    files: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(folder, f"cannot list: {exc.strerror}") from None
+    for entry in entries:
+        if entry.name.startswith(".") or SKIPPED_NAMES.match(entry.name):
+            continue
+        path = folder / entry.name
+        if entry.is_file():
+            files.append(path)
+        elif recursive and entry.is_dir(follow_symlinks=False):
+            files.extend(_folder_files(path, recursive))
+    return files
+
+
+def select_inputs(
+    paths: Iterable[str | Path], *, recursive: bool = True, skip_bad: bool = False
+) -> tuple[list[Path], list[InputError]]:
+    """The input files, and with `skip_bad` the errors of those left out.
+
+    Without `skip_bad` this is `expand_paths`: the first bad file stops the
+    command later, where it is read. With it every file is read once here as
+    the commands read it (a page parsed; a structured file streamed through,
+    ids checked against the files before it), and a bad one is left out.
+    """
+    from .predict import iter_structured
+
+    if not skip_bad:
+        return expand_paths(paths, recursive), []
+    files: list[Path] = []
+    bad: list[InputError] = []
+    for p in paths:
+        try:
+            files.extend(expand_paths([p], recursive))
+        except InputError as exc:
+            bad.append(exc)
+    good: list[Path] = []
+    seen: set[str] = set()
+    for f in dict.fromkeys(files):
+        ids = set(seen)
+        try:
+            if f.suffix.lower() in STRUCTURED_SUFFIXES:
+                ids.update(t.id for t in iter_structured(f, set(seen)))
+            else:
+                read_page(f)
+        except InputError as exc:
+            bad.append(exc)
+            continue
+        seen = ids
+        good.append(f)
+    if not good:
+        raise InputError(
+            bad[0].path if len(bad) == 1 else "inputs",
+            f"no usable input: {len(bad)} bad file{'s' if len(bad) != 1 else ''} "
+            f"skipped (first: {bad[0]})",
+        )
+    return good, bad
 
 
 def read_page(path: str | Path) -> Page:
@@ -811,11 +876,13 @@ def _conversation_id(path: Path) -> str:
     return path.stem
 
 
-def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseResult:
+def parse_paths(
+    paths: Iterable[str | Path], *, dedupe: bool = True, recursive: bool = True
+) -> ParseResult:
     """Read every input, take out repeated quotes, then merge duplicate turns."""
     from .dedup import dedupe_turns
 
-    files = expand_paths(paths)
+    files = expand_paths(paths, recursive)
     pages = [read_page(f) for f in files]
     # Structured ids are the user's: one id, one turn, across all inputs.
     owner: dict[str, str] = {}

@@ -100,7 +100,8 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     """
     from .files import read_text, sniff_encoding
 
-    encoding = sniff_encoding(path)
+    # A FIFO or device can be read once only: whole (size-limited), not sniffed.
+    encoding = sniff_encoding(path) if path.is_file() else None
     if encoding is None:
         text, _ = read_text(path)
         fh = io.StringIO(text, newline="")

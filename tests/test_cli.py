@@ -81,8 +81,7 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         labels / "small.csv",
         "-o",
         tmp_path / "model",
-        "--threads",
-        SEEDS,
+        *[a for page in sorted(SEEDS.glob("*.txt")) for a in ("--threads", page)],
         env=env,
     )
     assert res.returncode == 0, res.stderr
@@ -98,7 +97,10 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
     assert cfg["classes"] and "label_files" in cfg and cfg["metrics"]
     card = (tmp_path / "model" / "README.md").read_text()
-    assert "Reproduce: `stance train --threads seeds` on the label files" in card
+    assert (
+        "Reproduce: `stance train --threads seeds/000_da80d79405789213.txt --threads"
+        in card
+    )
     assert "| train s/fold | label turns/s |" in card
 
     out = tmp_path / "out.jsonl"
@@ -170,7 +172,16 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
     assert 0 <= json.loads(res.stdout)["macro_f1"] <= 1
 
     report = tmp_path / "r.html"
-    res = run_cli("report", SEEDS, "--model", tmp_path / "model", "-o", report, env=env)
+    res = run_cli(
+        "report",
+        SEEDS,
+        "--no-recursive",
+        "--model",
+        tmp_path / "model",
+        "-o",
+        report,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr
     page = report.read_text()
     assert "<svg" in page and "class='chain'" in page

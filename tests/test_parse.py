@@ -1,5 +1,7 @@
+import os
+
 import pytest
-from conftest import SEEDS, shared_thread_files
+from conftest import SEEDS, run_cli, shared_thread_files
 
 from stance.errors import InputError
 from stance.normalize import normalize_text
@@ -380,3 +382,117 @@ def test_a_csv_field_over_128_kib_is_read(tmp_path):
         w.writerow(["1", "short first turn of the file."])
         w.writerow(["2", "word " * 60000])
     assert [len(t.text) for t in parse_paths([p]).turns] == [29, 299999]
+
+
+# ------------------------------------------------- folders, devices, FIFOs
+
+
+def _pages(tmp_path):
+    """in/a.txt, in/sub/b.txt, in/sub/deeper/c.txt: three real seed pages."""
+    pages = sorted(SEEDS.glob("*.txt"))[:3]
+    folder = tmp_path / "in"
+    for page, rel in zip(
+        pages, ["a.txt", "sub/b.txt", "sub/deeper/c.txt"], strict=True
+    ):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(page.read_bytes())
+    return folder
+
+
+def test_subfolders_are_read_unless_not_recursive(tmp_path):
+    """Row: subfolders of an input folder were silently ignored ("1 pages")."""
+    from stance.parse import expand_paths
+
+    folder = _pages(tmp_path)
+    (folder / "sub" / ".hidden").mkdir()
+    (folder / "sub" / ".hidden" / "x.txt").write_text("never read, a dot-folder")
+    os.symlink(folder, folder / "sub" / "loop")  # a symlinked folder is not followed
+    rel = [str(p.relative_to(folder)) for p in expand_paths([folder])]
+    assert rel == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    assert [p.name for p in expand_paths([folder], recursive=False)] == ["a.txt"]
+    assert len(parse_paths([folder]).pages) == 3
+    # A folder and a subfolder both given: every file read once.
+    assert len(expand_paths([folder, folder / "sub", folder / "a.txt"])) == 3
+    res = run_cli("parse", folder, "--no-recursive", "-o", tmp_path / "t.jsonl")
+    assert res.returncode == 0 and res.stderr.startswith("1 pages"), res.stderr
+
+
+def test_skip_bad_continues_past_bad_files_and_lists_them(tmp_path):
+    folder = _pages(tmp_path)
+    (folder / "sub" / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    (folder / "empty.txt").write_text("")
+    (folder / "dup.jsonl").write_text(
+        '{"id": "x", "text": "one"}\n{"id": "x", "text": "two"}\n'
+    )
+    res = run_cli("parse", folder, tmp_path / "missing.txt", "-o", tmp_path / "t.jsonl")
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    res = run_cli(
+        "parse",
+        folder,
+        tmp_path / "missing.txt",
+        "--skip-bad",
+        "-o",
+        tmp_path / "t.jsonl",
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("3 pages")
+    assert lines[1:] == [
+        "4 bad files skipped:",
+        f"  {tmp_path / 'missing.txt'}: no such file or directory",
+        f"  {folder / 'dup.jsonl'} line 2: duplicate id 'x' (ids must be unique)",
+        f"  {folder / 'empty.txt'}: empty file",
+        f"  {folder / 'sub' / 'blob.bin'}: binary file (NUL bytes), not text",
+    ]
+    bad_only = run_cli("parse", folder / "empty.txt", "--skip-bad")
+    assert bad_only.returncode == 2
+    assert bad_only.stderr.splitlines() == [
+        f"error: {folder / 'empty.txt'}: no usable input: 1 bad file skipped "
+        f"(first: {folder / 'empty.txt'}: empty file)"
+    ]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_character_devices_given_as_input_are_read_with_limits(device):
+    """Row: /dev/zero was read until MemoryError (2.7 GB)."""
+    import time
+
+    t0 = time.perf_counter()
+    expected = "empty file" if device == "/dev/null" else "binary stream"
+    with pytest.raises(InputError, match=f"{device}: {expected}"):
+        read_page(device)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
+    """Row: a FIFO with no writer hung for ever."""
+    import threading
+
+    import stance.files
+
+    fifo = tmp_path / "page.txt"
+    os.mkfifo(fifo)
+    page = sorted(SEEDS.glob("*.txt"))[0]
+
+    def write():
+        try:
+            with open(fifo, "wb") as fh:
+                fh.write(page.read_bytes())
+        except BrokenPipeError:  # the reader gave up past its size limit
+            pass
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert [t.text for t in read_page(fifo).turns] == [
+        t.text for t in read_page(page).turns
+    ]
+    writer.join()
+    monkeypatch.setattr(stance.files, "FIFO_WAIT_S", 0.5)
+    with pytest.raises(InputError, match="page.txt: FIFO with no writer for 0.5 s"):
+        read_page(fifo)
+    monkeypatch.setattr(stance.files, "MAX_STREAM_BYTES", 1000)
+    writer = threading.Thread(target=write)
+    writer.start()
+    with pytest.raises(InputError, match="stream longer than 0 MiB"):
+        read_page(fifo)
+    writer.join()
