@@ -360,6 +360,7 @@ def annotate(
     include_skipped: bool = False,
     stdin=None,
     console=None,
+    trust_unsigned: bool = False,
 ) -> Summary:
     """The whole session: rank the unlabelled turns, then ask until done or quit."""
     from rich.console import Console
@@ -372,7 +373,7 @@ def annotate(
     # A symlinked label file is the file it points to: answers, undo and the
     # skip list all go there, under its lock.
     labels_path = resolve_output(labels_path)
-    model = load_model(model_dir, schema)
+    model = load_model(model_dir, schema, trust_unsigned=trust_unsigned)
     label_paths = project_label_files(schema, [labels_path])
     done = labelled_texts(label_paths, schema.names)
     turns, proba = predict_turns(paths, model)

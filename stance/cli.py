@@ -52,6 +52,14 @@ def _list_skipped(bad) -> None:
             err.print(f"  {exc}", markup=False)
 
 
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-unsigned",
+        help="Load a model whose config.json has no config_sha256 (edited by hand "
+        "or made by an older stance)",
+    ),
+]
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -69,11 +77,11 @@ def _console(stderr: bool = True):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def _load_model(model, sch):
+def _load_model(model, sch, trust_unsigned: bool = False):
     """Load the model; say so once when the labels will be zero-shot."""
     from .predict import load_model, model_name
 
-    mdl = load_model(model, sch)
+    mdl = load_model(model, sch, trust_unsigned=trust_unsigned)
     if model_name(mdl) == "zero-shot":
         _console().print(
             f"warning: no trained model for schema '{sch.name}': zero-shot labels from "
@@ -288,6 +296,7 @@ def label_cli(
     no_recursive: NoRecursiveOpt = False,
     skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -316,7 +325,7 @@ def label_cli(
     output = output or Path("-")
     check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    mdl = _load_model(model, sch, trust_unsigned)
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     turns = iter_turns(paths)
     counts: dict[str, int] = {}
@@ -345,6 +354,7 @@ def label_cli(
 def evaluate_cli(
     labels: Annotated[list[Path], typer.Argument(help="Label files to score against")],
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     schema: SchemaOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print metrics as JSON")
@@ -360,7 +370,7 @@ def evaluate_cli(
     from .train import metrics_table
 
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    mdl = _load_model(model, sch, trust_unsigned)
     labs = load_labels(label_files(labels, "labels"), sch.names)
     pred = mdl.predict([lab.text for lab in labs])
     m = metrics([lab.stance for lab in labs], pred, sch.names, sch.sides)
@@ -385,6 +395,7 @@ def report_cli(
     no_recursive: NoRecursiveOpt = False,
     skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="report.html or report.md (-: stdout)"),
@@ -403,7 +414,9 @@ def report_cli(
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
     paths, bad = _inputs(paths, no_recursive, skip_bad)
-    rep = report_paths(paths, _load_model(model, sch), sch, thread_aware)
+    rep = report_paths(
+        paths, _load_model(model, sch, trust_unsigned), sch, thread_aware
+    )
     atomic_write_text(output, render_report(rep, output))
     _console().print(
         f"{rep['n']} turns, {len(rep['chains'])} chains -> {output}", markup=False
@@ -426,6 +439,7 @@ def suggest_cli(
     skip_bad: SkipBadOpt = False,
     n: Annotated[int, typer.Option("-n", min=1, help="How many turns")] = 20,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -456,7 +470,7 @@ def suggest_cli(
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     rows = suggest(
         paths,
-        _load_model(model, sch),
+        _load_model(model, sch, trust_unsigned),
         sch,
         n=n,
         label_paths=project_label_files(sch, labels or []),
@@ -478,6 +492,7 @@ def annotate_cli(
         Path, typer.Option("--labels", "-l", help="Label file to append answers to")
     ],
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     method: MethodOpt = "margin",
     annotator: Annotated[
         str, typer.Option("--annotator", help="Recorded in the annotator column")
@@ -514,6 +529,7 @@ def annotate_cli(
         method=method,
         annotator=who,
         include_skipped=include_skipped,
+        trust_unsigned=trust_unsigned,
     )
     _console(stderr=False).print(
         f"{summary.labelled} labels added to {labels}, {summary.skipped} skipped, "
@@ -568,6 +584,7 @@ def labels_export_cli(
         int | None, typer.Option("-n", min=1, help="At most this many tasks")
     ] = None,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Also write the Label Studio labelling config"),
@@ -593,7 +610,7 @@ def labels_export_cli(
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     tasks = export_tasks(
         paths,
-        _load_model(model, sch),
+        _load_model(model, sch, trust_unsigned),
         sch,
         project_label_files(sch),
         n=n,

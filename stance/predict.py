@@ -63,11 +63,14 @@ def _check_schema(model, schema, path) -> None:
         )
 
 
-def load_model(path: Path | str | None, schema=None, embedder=None):
+def load_model(
+    path: Path | str | None, schema=None, embedder=None, trust_unsigned: bool = False
+):
     """A trained model directory, or `zero-shot` (the schema's prototypes).
 
     With no path: the debate's models/default if one exists; otherwise, when a
     schema is known, the zero-shot model (check `model_name(model)`).
+    `trust_unsigned`: see `StanceClassifier.load`.
     """
     from .classify import StanceClassifier
     from .zeroshot import METHOD, zero_shot_model
@@ -87,7 +90,9 @@ def load_model(path: Path | str | None, schema=None, embedder=None):
                 + "); run `stance train` or pass --model"
             )
         path = found[0]
-    model = StanceClassifier.load(path, embedder=embedder)
+    model = StanceClassifier.load(
+        path, embedder=embedder, trust_unsigned=trust_unsigned
+    )
     _check_schema(model, schema, path)
     return model
 
