@@ -191,12 +191,31 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
+def read_for_update(path: Path) -> str:
+    """The text of a label file about to be rewritten ("" when there is none).
+
+    Rewrites are UTF-8: a file in another encoding is an InputError (convert
+    it first) rather than a mix of two encodings.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")  # a BOM stays, as U+FEFF, for the rewrite
+    except UnicodeDecodeError:
+        raise InputError(
+            path, "not UTF-8: convert it (to UTF-8) before adding labels to it"
+        ) from None
+
+
 def label_header(path: Path) -> list[str] | None:
     """The column names of an existing, non-empty label file."""
     if not path.exists() or path.stat().st_size == 0:
         return None
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
+    first = read_for_update(path).removeprefix("\ufeff").split("\n", 1)[0]
     fields = [f.strip() for f in next(csv.reader([first]), [])]
     if "text" not in fields or "stance" not in fields:
         raise InputError(path, "label file needs 'text' and 'stance' columns")
@@ -308,8 +327,7 @@ def remove_label(path: str | Path, row: dict) -> bool:
         fields = label_header(path)
         if fields is None:
             return False
-        with open(path, encoding="utf-8", newline="") as fh:
-            data = fh.read()
+        data = read_for_update(path)
         mine = format_row(fields, row)
         if data.endswith(mine):  # the usual case: ours is the last record
             atomic_write_text(path, data[: -len(mine)])

@@ -598,3 +598,54 @@ def shutil_rmtree(path):
     import shutil
 
     shutil.rmtree(path)
+
+
+# ------------------------------------------- real pages re-encoded (issue 15)
+
+ENCODINGS = Path(__file__).with_name("fixtures") / "encodings"
+MANIFEST = json.loads((ENCODINGS / "manifest.json").read_text(encoding="utf-8"))
+# Measured (`python tests/fixtures/encodings/make.py --measure`): a 1.4 KB
+# English page with 13 Cyrillic letters in KOI8-R is read as cp1256.
+MISREAD = {"citizenwald.koi8-r.txt": 13}
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_real_pages_re_encoded_are_read_back(case, caplog):
+    """Rows 5 and 6: cp1250 read as cp1252 ("Mo³otow"); one stray byte in
+    UTF-8 read the page as mac_iceland."""
+    import sys
+
+    sys.path.insert(0, str(ENCODINGS))
+    from make import expected
+
+    data = (ENCODINGS / case["file"]).read_bytes()
+    want = expected(case["source"], case["encoding"], case["stray"])
+    got, used = decode_bytes(data, case["file"])
+    wrong = sum(a != b for a, b in zip(got, want, strict=True))
+    assert wrong == MISREAD.get(case["file"], 0), used
+    if case["stray"]:
+        n = sum(case["stray"].values())
+        assert used == f"utf-8 ({n} bad byte{'s' if n > 1 else ''} replaced)"
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{case['file']}: {n} byte{'s' if n > 1 else ''} not UTF-8, shown as \ufffd"
+        ]
+    else:
+        assert not caplog.records
+
+
+def test_the_fixtures_are_what_make_py_writes():
+    import sys
+
+    sys.path.insert(0, str(ENCODINGS))
+    from make import FIXTURES, encoded
+
+    assert [c["file"] for c in MANIFEST] == [f[0] for f in FIXTURES]
+    for name, source, encoding, stray in FIXTURES:
+        assert (ENCODINGS / name).read_bytes() == encoded(source, encoding, stray)
+
+
+def test_a_legacy_page_is_not_taken_for_utf8_with_stray_bytes():
+    """A cp1252 page has no valid UTF-8 sequences to outnumber its bad bytes."""
+    text = "Le café, la tête, naïvement: « déjà vu » à Moscou en 1939.\n" * 5
+    got, used = decode_bytes(text.encode("cp1252"), "fr.txt")
+    assert (got, used) == (text, "cp1252")
