@@ -208,7 +208,7 @@ SIDEBAR_START = re.compile(
     r"^(?:these are our rules:?|community rules:?|rules:)$", re.I
 )
 SIDEBAR_END = re.compile(r"^(?:founded \d+ \w+ ago|moderators|created by.*)$", re.I)
-TERMINAL = tuple(".!?:;…\"”’')»]")
+TERMINAL = tuple(".!?:;…\"”’')»]") + tuple("。！？；：」』）…")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -216,15 +216,40 @@ def _heading(line: str):
     return HEADING.match(line) if _rule_sized(line) else None
 
 
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer,
+# Myanmar): length rules count their characters, each as a word, or a
+# Chinese paragraph is one "word" and dropped as a fragment.
+_NO_SPACE_SCRIPT = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+
+
+def word_count(line: str, at_most: int) -> int:
+    """Words in `line`, counting each character of a script without spaces as
+    one; counting stops past `at_most` (a line may be a whole page)."""
+    words = line.split(maxsplit=at_most)
+    if len(words) > at_most:
+        return len(words)
+    n = len(words)
+    for w in words:
+        chars = len(_NO_SPACE_SCRIPT.findall(w[: 4 * at_most]))
+        n += max(0, chars - 1)  # the word itself was counted once
+        if n > at_most:
+            break
+    return n
+
+
 def _is_fragment(line: str) -> bool:
-    words = line.split(maxsplit=4)  # bounded: a line may be a whole page
-    return len(words) < 4 and not line.endswith(TERMINAL)
+    return word_count(line, 4) < 4 and not line.endswith(TERMINAL)
 
 
 def _is_title(line: str) -> bool:
     words = line.split(maxsplit=15)
     if not (4 <= len(words) <= 14) or line.endswith(TERMINAL):
         return False
+    if _NO_SPACE_SCRIPT.search(line):
+        return False  # no capitals to tell a title by
     long_words = [w for w in _WORD.findall(line) if len(w) >= 4]
     if not long_words:
         return True

@@ -496,3 +496,44 @@ def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="stream longer than 0 MiB"):
         read_page(fifo)
     writer.join()
+
+
+# ------------------------------------------------ scripts without spaces (row 7)
+
+CHINESE = [
+    "苏德互不侵犯条约于一九三九年八月二十三日在莫斯科签订。",
+    "很多人认为这个条约为第二次世界大战打开了大门，波兰因此被瓜分。",
+    "也有人说，苏联只是在为自己争取时间，因为英国和法国拒绝了结盟。",
+]
+
+
+def test_a_chinese_page_is_text_not_site_chrome(tmp_path):
+    """Row 7: a Chinese-only page was "all site chrome"."""
+    turns, dropped = parse_page_text("\n\n".join(CHINESE) + "\n", "zh.txt")
+    assert [t.text for t in turns] == CHINESE
+    assert dropped == []
+
+
+def test_chinese_paragraphs_in_an_english_page_are_kept(tmp_path):
+    """Row 7: they were dropped as "fragment (under 4 words)"."""
+    page = (
+        "The pact was signed in Moscow on 23 August 1939, and Poland paid.\n\n"
+        + "\n\n".join(CHINESE)
+        + "\n\n好的\n\nShare\n"
+    )
+    turns, dropped = parse_page_text(page, "mixed.txt")
+    assert [t.text for t in turns][1:] == CHINESE
+    assert [(d.text, d.rule.split(" ")[0]) for d in dropped] == [
+        ("好的", "fragment"),  # two characters, no sentence end: still a fragment
+        ("Share", "action"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line,words",
+    [("one two three", 3), ("苏德条约", 4), ("pact 苏德", 3), ("ภาษาไทย", 7)],
+)
+def test_word_count_counts_characters_of_scripts_without_spaces(line, words):
+    from stance.parse import word_count
+
+    assert word_count(line, 10) == words
