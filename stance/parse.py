@@ -25,7 +25,7 @@ from .files import decode_text, read_bytes
 from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
 
-STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
+STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
 
 
@@ -722,6 +722,69 @@ def iter_csv_turns(
         raise InputError(path, "CSV has no rows with text")
 
 
+def iter_parquet_turns(
+    source, path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a Parquet file (`stance label -o x.parquet`), batch by batch.
+
+    Read as a CSV is: a `text` column is needed, rows without text are
+    skipped and said, ids must be unique, a `meta` column holds JSON. `source`
+    is a path or a pyarrow buffer; "line" is the row number, from 1.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stem = Path(path).stem
+    seen = set() if seen_ids is None else seen_ids
+    try:
+        pf = pq.ParquetFile(source)
+        names = pf.schema_arrow.names
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"not a Parquet file ({exc})") from None
+    if "text" not in names:
+        raise InputError(path, "Parquet file has no 'text' column")
+    n, empty, row_no = 0, [], 0
+    try:
+        for batch in pf.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                row_no += 1
+                body = _newlines(str(row.get("text") or "")).strip()
+                if not body:
+                    empty.append(row_no)
+                    continue
+                n += 1
+
+                def value(key, row=row):
+                    v = row.get(key)
+                    return None if v is None or str(v).strip() == "" else str(v).strip()
+
+                turn_id = value("id") or f"{stem}:{row_no - 1:04d}"
+                _claim_id(turn_id, seen, path, row_no)
+                raw = row.get("meta")
+                meta = (
+                    _json_meta(raw, path, row_no)
+                    if isinstance(raw, str) and raw
+                    else {}
+                )
+                meta.setdefault("kind", "comment")
+                meta.setdefault("sources", [{"file": path, "line": row_no}])
+                meta.setdefault("quotes", [])
+                yield Turn(
+                    id=turn_id,
+                    speaker=value("speaker"),
+                    conversation_id=value("conversation_id") or stem,
+                    reply_to=value("reply_to"),
+                    timestamp=value("timestamp"),
+                    text=body,
+                    meta=meta,
+                )
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"unreadable Parquet ({exc})") from None
+    _without_text(path, empty)
+    if not n:
+        raise InputError(path, "Parquet file has no rows with text")
+
+
 def _json_meta(raw: str, path: str, line: int) -> dict:
     from .thread import meta_problem
 
@@ -884,9 +947,14 @@ def read_page(path: str | Path) -> Page:
 def page_from_bytes(data: bytes, path: str | Path) -> Page:
     """One input file's bytes into a Page; its suffix says how to read it."""
     path = Path(path)
-    text, encoding = decode_text(data, path)
     name = str(path)
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow as pa
+
+        turns = tuple(iter_parquet_turns(pa.BufferReader(data), name))
+        return Page(name, "parquet", True, turns)
+    text, encoding = decode_text(data, path)
     if suffix == ".jsonl":
         return Page(name, encoding, True, tuple(parse_jsonl_text(text, name)))
     if suffix == ".csv":

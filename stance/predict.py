@@ -105,6 +105,20 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     """
     from .files import read_text, sniff_encoding
 
+    if path.suffix.lower() == ".parquet":
+        from .parse import iter_parquet_turns
+
+        if path.is_file():
+            yield from iter_parquet_turns(str(path), str(path), seen_ids)
+        else:  # a FIFO: read whole, size-limited
+            import pyarrow as pa
+
+            from .files import read_bytes
+
+            yield from iter_parquet_turns(
+                pa.BufferReader(read_bytes(path)), str(path), seen_ids
+            )
+        return
     # A FIFO or device can be read once only: whole (size-limited), not sniffed.
     encoding = sniff_encoding(path) if path.is_file() else None
     if encoding is None:
