@@ -381,6 +381,8 @@ def check_output_path(
         if not os.access(path, os.W_OK):
             raise InputError(path, "permission denied")
         return given
+    if not directory and Path(path).is_dir():
+        raise InputError(path, "output path is a directory")
     check_suffix(path, suffixes, what)
     path = resolve_output(path)
     parent = path.parent if str(path.parent) else Path(".")
