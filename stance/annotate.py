@@ -360,17 +360,20 @@ def annotate(
     include_skipped: bool = False,
     stdin=None,
     console=None,
+    trust_unsigned: bool = False,
 ) -> Summary:
     """The whole session: rank the unlabelled turns, then ask until done or quit."""
     from rich.console import Console
 
-    from .files import check_output_path
+    from .files import check_output_path, resolve_output
     from .predict import iter_turns, load_model, model_name
     from .suggest import labelled_texts, project_label_files, rank_turns, score_readable
 
-    labels_path = Path(labels_path)
     check_output_path(labels_path)
-    model = load_model(model_dir, schema)
+    # A symlinked label file is the file it points to: answers, undo and the
+    # skip list all go there, under its lock.
+    labels_path = resolve_output(labels_path)
+    model = load_model(model_dir, schema, trust_unsigned=trust_unsigned)
     label_paths = project_label_files(schema, [labels_path])
     done = labelled_texts(label_paths, schema.names)
     turns = list(iter_turns(paths))

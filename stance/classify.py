@@ -12,6 +12,7 @@ checks every file's sha256 against the config and never unpickles anything.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 import zlib
@@ -23,6 +24,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelError
 from .files import sha256_file
+from .thread import MAX_META_DEPTH, json_depth
 
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
@@ -307,13 +309,19 @@ class StanceClassifier:
     def save(
         self, directory: str | Path, *, extra_config: dict | None = None, card: str = ""
     ) -> Path:
-        """Write the model directory as a whole (temporary dir, then rename)."""
+        """Write the model directory as a whole (temporary dir, then rename).
+
+        Only a new (or empty) folder or an existing model folder is written
+        (`check_model_output`); a model it replaces is kept as `DIR.prev`.
+        """
         from .files import atomic_directory
 
         self._check()
         directory = Path(directory)
         lexical = getattr(self, "lexical_", None) if self.lexical_weight > 0 else None
-        with atomic_directory(directory) as tmp:
+        with atomic_directory(
+            directory, may_replace=model_dir_problem, keep_previous=True
+        ) as tmp:
             arrays = {
                 "coef": self.head_.coef_,
                 "intercept": self.head_.intercept_,
@@ -370,10 +378,21 @@ class StanceClassifier:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, embedder=None, check_encoder: bool = True):
-        """Load a model directory: JSON and arrays only, every file hash-checked."""
+    def load(
+        cls,
+        directory: str | Path,
+        embedder=None,
+        check_encoder: bool = True,
+        trust_unsigned: bool = False,
+    ):
+        """Load a model directory: JSON and arrays only, every file hash-checked.
+
+        With `check_encoder` the config must name the installed encoder and the
+        head must take its embedding size. A config without its own digest is
+        refused unless `trust_unsigned`.
+        """
         directory = Path(directory)
-        config = read_config(directory)
+        config = read_config(directory, trust_unsigned=trust_unsigned)
         lex_cfg = config.get("lexical")
         model = cls(
             backend=config["encoder"]["backend"],
@@ -396,6 +415,15 @@ class StanceClassifier:
         head.coef_, head.intercept_, head.temperature_ = _read_head(
             directory / HEAD_FILE, len(head.classes_)
         )
+        if check_encoder:
+            from .embed import DIM
+
+            if head.coef_.shape[1] != DIM:
+                raise ModelError(
+                    f"{directory / HEAD_FILE}: the head takes {head.coef_.shape[1]} "
+                    f"features, but the encoder gives {DIM}; retrain with "
+                    "`stance train`"
+                )
         model.head_ = head
         model.classes_ = head.classes_
         if lex_cfg:
@@ -406,6 +434,44 @@ class StanceClassifier:
 
 
 CONFIG_DIGEST = "config_sha256"
+MODEL_FILES = frozenset({CONFIG_FILE, HEAD_FILE, CARD_FILE, VOCAB_FILE})
+
+
+def model_dir_problem(directory: Path) -> str | None:
+    """Why a non-empty folder is not a model folder `save` may replace, or None.
+
+    A model folder holds a `config.json` of this format and nothing but the
+    model's files: a folder of labels, a schema or anything else is never
+    replaced, whatever it is called.
+    """
+    names = sorted(e.name for e in os.scandir(directory))
+    others = [n for n in names if n not in MODEL_FILES]
+    try:
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        is_model = isinstance(config, dict) and config.get("format") == FORMAT
+    except (OSError, ValueError, RecursionError):
+        is_model = False
+    if is_model and not others:
+        return None
+    shown = ", ".join(others[:4] or names[:4]) + (
+        " ..." if len(others or names) > 4 else ""
+    )
+    if is_model:
+        return (
+            f"model folder also holds {shown}; not replacing it (move those files "
+            "or train into a new folder)"
+        )
+    return (
+        f"not a stance model folder (it holds {shown}); not replacing it: train "
+        "into a new folder or an existing model folder"
+    )
+
+
+def check_model_output(directory: str | Path) -> Path:
+    """Fail before training when `directory` cannot take the new model."""
+    from .files import check_directory_output
+
+    return check_directory_output(directory, model_dir_problem, keep_previous=True)
 
 
 def config_digest(config: dict) -> str:
@@ -418,11 +484,12 @@ def config_digest(config: dict) -> str:
     ).hexdigest()
 
 
-def read_config(directory: Path) -> dict:
+def read_config(directory: Path, trust_unsigned: bool = False) -> dict:
     """The checked config of a model directory; a ModelError names any problem.
 
     Checks, in order: the format, the stance version, the config's own digest
-    (when recorded), the fields loading needs, and the sha256 of every file.
+    (a config without one is refused unless `trust_unsigned`), the fields
+    loading needs and their values, and the sha256 of every file.
     """
     cfg_path = directory / CONFIG_FILE
     if not directory.is_dir():
@@ -433,15 +500,25 @@ def read_config(directory: Path) -> dict:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{cfg_path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{cfg_path}: JSON nested too deeply") from None
     except OSError as exc:
         raise ModelError(f"{cfg_path}: cannot read ({exc.strerror})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{cfg_path}: not a {FORMAT} model")
+    if json_depth(config) > MAX_META_DEPTH:
+        raise ModelError(f"{cfg_path}: JSON nested too deeply")
     version = config.get("stance_version")
     if str(version).split(".")[:2] != __version__.split(".")[:2]:
         raise ModelError(
             f"{directory}: made by stance {version}, this is {__version__}; "
             "retrain with `stance train`"
+        )
+    if CONFIG_DIGEST not in config and not trust_unsigned:
+        raise ModelError(
+            f"{cfg_path}: no {CONFIG_DIGEST} (edited by hand, or made before "
+            "stance recorded it); retrain with `stance train`, or pass "
+            "--trust-unsigned to load it anyway"
         )
     if CONFIG_DIGEST in config and config[CONFIG_DIGEST] != config_digest(config):
         raise ModelError(
@@ -465,8 +542,20 @@ def read_config(directory: Path) -> dict:
 
 
 def _config_problem(config: dict) -> str | None:
+    """What is wrong with the config's fields and values, or None.
+
+    Values are checked, not only types: a hand-edited TF-IDF weight of 1.5
+    gave confidences over 1 and negative scores.
+    """
+    import math
+
+    from .embed import BACKENDS
+
     def is_num(x):
         return isinstance(x, int | float) and not isinstance(x, bool)
+
+    def positive(x):
+        return is_num(x) and math.isfinite(x) and x > 0
 
     enc, head, files = config.get("encoder"), config.get("head"), config.get("files")
     classes = config.get("classes")
@@ -474,10 +563,26 @@ def _config_problem(config: dict) -> str | None:
         isinstance(enc.get(k), str) for k in ("id", "backend")
     ):
         return "'encoder' needs an 'id' and a 'backend'"
-    if not isinstance(head, dict) or not is_num(head.get("C")):
-        return "'head' needs a numeric 'C'"
+    if enc["backend"] not in BACKENDS:
+        return f"'encoder.backend' must be one of {', '.join(BACKENDS)}"
+    if not isinstance(head, dict) or not positive(head.get("C")):
+        return "'head.C' must be a positive number"
     if not isinstance(head.get("calibrate"), bool):
         return "'head.calibrate' must be true or false"
+    if "temperature" in head and not positive(head["temperature"]):
+        return "'head.temperature' must be a positive number"
+    lexical = config.get("lexical")
+    if lexical is not None:
+        if not isinstance(lexical, dict):
+            return "'lexical' must be an object or null"
+        w = lexical.get("weight")
+        if not (is_num(w) and 0 <= w <= 1):
+            return f"'lexical.weight' must be between 0 and 1 (found {w!r})"
+        if not positive(lexical.get("C")):
+            return "'lexical.C' must be a positive number"
+        n_terms = lexical.get("n_terms")
+        if n_terms is not None and (not isinstance(n_terms, int) or n_terms < 1):
+            return "'lexical.n_terms' must be a positive integer"
     if (
         not isinstance(classes, list)
         or len(classes) < 2
@@ -485,7 +590,9 @@ def _config_problem(config: dict) -> str | None:
         or len(set(classes)) != len(classes)
     ):
         return "'classes' must list at least two distinct names"
-    if not isinstance(files, dict):
+    if not isinstance(files, dict) or not all(
+        isinstance(v, str) for v in files.values()
+    ):
         return "'files' (the sha256 of each model file) is missing"
     return None
 
@@ -539,6 +646,8 @@ def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
         vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise ModelError(f"{directory / VOCAB_FILE}: unreadable ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{directory / VOCAB_FILE}: JSON nested too deeply") from None
     coef, intercept, temperature, idf = _npz_numbers(
         path,
         ("lex_coef", "lex_intercept", "lex_temperature", "lex_idf"),
@@ -556,6 +665,12 @@ def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
         or not temperature[0] > 0
     ):
         raise ModelError(f"{directory}: lexical head does not match its vocabulary")
+    n_terms = cfg.get("n_terms")
+    if n_terms is not None and n_terms != len(vocab):
+        raise ModelError(
+            f"{directory / CONFIG_FILE}: 'lexical.n_terms' is {n_terms}, but "
+            f"{VOCAB_FILE} holds {len(vocab)} terms"
+        )
     head = StanceHead(C=float(C))
     head.classes_ = np.asarray(classes)
     head.coef_, head.intercept_ = coef.astype(np.float64), intercept.astype(np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,43 @@ app = typer.Typer(
 _DEBUG = {"on": os.environ.get("STANCE_DEBUG", "") not in ("", "0")}
 
 Paths = Annotated[list[Path], typer.Argument(help="Pages, structured files or folders")]
+NoRecursiveOpt = Annotated[
+    bool,
+    typer.Option("--no-recursive", help="Read only the files directly in each folder"),
+]
+SkipBadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad", help="Leave out unreadable input files and list them at the end"
+    ),
+]
+
+
+def _inputs(paths, no_recursive: bool, skip_bad: bool):
+    """The input files, and the bad ones `--skip-bad` left out (see parse.select_inputs)."""
+    from .parse import select_inputs
+
+    return select_inputs(paths, recursive=not no_recursive, skip_bad=skip_bad)
+
+
+def _list_skipped(bad) -> None:
+    if bad:
+        err = _console()
+        err.print(
+            f"{len(bad)} bad file{'s' if len(bad) > 1 else ''} skipped:", markup=False
+        )
+        for exc in bad:
+            err.print(f"  {exc}", markup=False)
+
+
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-unsigned",
+        help="Load a model whose config.json has no config_sha256 (edited by hand "
+        "or made by an older stance)",
+    ),
+]
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -39,11 +77,11 @@ def _console(stderr: bool = True):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def _load_model(model, sch):
+def _load_model(model, sch, trust_unsigned: bool = False):
     """Load the model; say so once when the labels will be zero-shot."""
     from .predict import load_model, model_name
 
-    mdl = load_model(model, sch)
+    mdl = load_model(model, sch, trust_unsigned=trust_unsigned)
     if model_name(mdl) == "zero-shot":
         _console().print(
             f"warning: no trained model for schema '{sch.name}': zero-shot labels from "
@@ -67,8 +105,13 @@ def _root(
 @app.command("parse")
 def parse_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write turns here (JSONL)")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write turns here (.jsonl; - or none: stdout)"
+        ),
     ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="List every dropped line and its rule")
@@ -83,17 +126,13 @@ def parse_cli(
     """
     from .files import check_output_path
     from .parse import parse_paths
-    from .thread import turn_to_json, write_turns
+    from .thread import TURN_FORMATS, write_turns
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     result = parse_paths(paths, dedupe=not no_dedup)
-    if output is not None:
-        write_turns(output, result.turns)
-    else:
-        out = sys.stdout
-        for turn in result.turns:
-            out.write(turn_to_json(turn) + "\n")
+    write_turns(output, result.turns)
     err = _console()
     if explain:
         for page in result.pages:
@@ -107,6 +146,7 @@ def parse_cli(
         f"{result.merged} duplicates merged, {result.quotes_found} repeated quotes, "
         f"{len(result.dropped)} lines dropped as chrome or metadata"
     )
+    _list_skipped(bad)
 
 
 ThreadOpt = Annotated[
@@ -205,7 +245,7 @@ def train_cli(
     The held-out labels (labels/heldout/*.csv) are not trained on: the final
     model is scored on them. Example: stance train labels/ -o models/default
     """
-    from .files import check_output_path
+    from .classify import check_model_output
     from .labels import heldout_label_files, label_files, pending_rows
     from .progress import on_terminal, progress_bars
     from .schema import find_schema, project_root
@@ -215,7 +255,8 @@ def train_cli(
     if output is None:
         output = project_root(sch) / "models" / "default"
         output.parent.mkdir(exist_ok=True)
-    check_output_path(output, directory=True)
+    check_model_output(output)
+    replacing = output.is_dir() and any(output.iterdir())
     files = label_files(labels, project_root(sch) / "labels")
     with progress_bars(on_terminal() and not quiet) as bars:
         report = train(
@@ -297,17 +338,32 @@ def train_cli(
             markup=False,
         )
         out.print(metrics_table(held["metrics"], sch), markup=False)
-    out.print(f"model written to {output}", markup=False)
+    from .files import previous_path
+
+    out.print(
+        f"model written to {output}"
+        + (
+            f" (the model it replaced is in {previous_path(output)})"
+            if replacing
+            else ""
+        ),
+        markup=False,
+    )
 
 
 @app.command("label")
 def label_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write rows here (.jsonl, .csv or .parquet)"
+            "--output",
+            "-o",
+            help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout)",
         ),
     ] = None,
     schema: SchemaOpt = None,
@@ -322,14 +378,21 @@ def label_cli(
     """
     from .files import check_output_path
     from .parse import STRUCTURED_SUFFIXES, expand_paths
-    from .predict import iter_turns, predict_rows, thread_aware_rows, write_rows
+    from .predict import (
+        ROW_FORMATS,
+        iter_turns,
+        predict_rows,
+        thread_aware_rows,
+        write_rows,
+    )
     from .progress import on_terminal, progress_bars
     from .schema import find_schema
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    mdl = _load_model(model, sch, trust_unsigned)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     turns = iter_turns(paths)
     total = None
     if not any(f.suffix.lower() in STRUCTURED_SUFFIXES for f in expand_paths(paths)):
@@ -355,22 +418,22 @@ def label_cli(
                 turns, mdl, languages=languages, progress=bars, total=total
             )
         )
-        n = write_rows(
-            output, counted(rows), out=sys.stdout, classes=list(mdl.classes_)
-        )
+        n = write_rows(output, counted(rows), classes=list(mdl.classes_))
     _console().print(
         f"{n} turns, {n - sum(skipped.values())} labelled: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         + _skipped_summary(skipped)
-        + (f" -> {output}" if output else ""),
+        + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
+    _list_skipped(bad)
 
 
 @app.command("evaluate")
 def evaluate_cli(
     labels: Annotated[list[Path], typer.Argument(help="Label files to score against")],
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     schema: SchemaOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print metrics as JSON")
@@ -386,7 +449,7 @@ def evaluate_cli(
     from .train import metrics_table
 
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    mdl = _load_model(model, sch, trust_unsigned)
     labs = load_labels(label_files(labels, "labels"), sch.names)
     pred = mdl.predict([lab.text for lab in labs])
     m = metrics([lab.stance for lab in labs], pred, sch.names, sch.sides)
@@ -408,9 +471,13 @@ def evaluate_cli(
 @app.command("report")
 def report_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="report.html or report.md")
+        Path,
+        typer.Option("--output", "-o", help="report.html or report.md (-: stdout)"),
     ] = Path("report.html"),
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
@@ -424,18 +491,18 @@ def report_cli(
     """
     from .files import atomic_write_text, check_output_path
     from .progress import on_terminal, progress_bars
-    from .report import render_html, render_markdown, report_paths
+    from .report import REPORT_FORMATS, render_report, report_paths
     from .schema import find_schema
 
-    check_output_path(output)
+    check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
+    mdl = _load_model(model, sch, trust_unsigned)
     with progress_bars(on_terminal() and not quiet) as bars:
         rep = report_paths(
             paths, mdl, sch, thread_aware, _languages(any_language), progress=bars
         )
-    text = render_markdown(rep) if output.suffix.lower() == ".md" else render_html(rep)
-    atomic_write_text(output, text)
+    atomic_write_text(output, render_report(rep, output))
     agree = rep["agreement"]
     _console().print(
         f"{rep['n']} turns, {len(rep['chains'])} chains"
@@ -449,6 +516,7 @@ def report_cli(
         + f" -> {output}",
         markup=False,
     )
+    _list_skipped(bad)
 
 
 MethodOpt = Annotated[
@@ -462,12 +530,15 @@ MethodOpt = Annotated[
 @app.command("suggest")
 def suggest_cli(
     paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
     n: Annotated[int, typer.Option("-n", min=1, help="How many turns")] = 20,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the batch here (CSV; stdout without)"
+            "--output", "-o", help="Write the batch here (.csv; - or none: stdout)"
         ),
     ] = None,
     labels: Annotated[
@@ -489,12 +560,13 @@ def suggest_cli(
     from .files import check_output_path
     from .progress import on_terminal, progress_bars
     from .schema import find_schema
-    from .suggest import project_label_files, suggest, write_batch
+    from .suggest import BATCH_FORMATS, project_label_files, suggest, write_batch
 
-    if output is not None:
-        check_output_path(output)
+    output = output or Path("-")
+    check_output_path(output, suffixes=BATCH_FORMATS, what="stance suggest")
     sch = find_schema(schema)
-    mdl = _load_model(model, sch)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
+    mdl = _load_model(model, sch, trust_unsigned)
     with progress_bars(on_terminal() and not quiet) as bars:
         rows, skipped = suggest(
             paths,
@@ -506,13 +578,14 @@ def suggest_cli(
             languages=_languages(any_language),
             progress=bars,
         )
-    write_batch(output, rows, out=sys.stdout)
+    write_batch(output, rows)
     _console().print(
         f"{len(rows)} turns suggested"
         + _skipped_summary(skipped)
-        + (f" -> {output}" if output else ""),
+        + (f" -> {output}" if str(output) != "-" else ""),
         markup=False,
     )
+    _list_skipped(bad)
 
 
 @app.command("annotate")
@@ -522,6 +595,7 @@ def annotate_cli(
         Path, typer.Option("--labels", "-l", help="Label file to append answers to")
     ],
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     method: MethodOpt = "margin",
     annotator: Annotated[
         str, typer.Option("--annotator", help="Recorded in the annotator column")
@@ -531,6 +605,8 @@ def annotate_cli(
         typer.Option("--include-skipped", help="Ask turns skipped before again"),
     ] = False,
     schema: SchemaOpt = None,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Label turns in the terminal, most informative first; each answer saved at once.
 
@@ -547,6 +623,7 @@ def annotate_cli(
         who = annotator or getpass.getuser()
     except (KeyError, OSError):
         who = ""
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     summary = annotate(
         paths,
         labels,
@@ -555,12 +632,14 @@ def annotate_cli(
         method=method,
         annotator=who,
         include_skipped=include_skipped,
+        trust_unsigned=trust_unsigned,
     )
     _console(stderr=False).print(
         f"{summary.labelled} labels added to {labels}, {summary.skipped} skipped, "
         f"{summary.undone} undone; {summary.remaining} turns left",
         markup=False,
     )
+    _list_skipped(bad)
 
 
 labels_app = typer.Typer(
@@ -599,35 +678,42 @@ def labels_import_cli(
 def labels_export_cli(
     paths: Paths,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Label Studio tasks file (JSON)")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Label Studio tasks file (.json; -: stdout)"
+        ),
     ],
     n: Annotated[
         int | None, typer.Option("-n", min=1, help="At most this many tasks")
     ] = None,
     model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Also write the Label Studio labelling config"),
     ] = None,
     method: MethodOpt = "margin",
     schema: SchemaOpt = None,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
 ) -> None:
     """Write unlabelled turns with the model's guesses as Label Studio tasks.
 
     Example: stance labels export seeds/threads -o tasks.json --config stance.xml
     """
     from .files import atomic_write_text, check_output_path
-    from .interchange import export_tasks, label_config, write_tasks
+    from .interchange import TASK_FORMATS, export_tasks, label_config, write_tasks
     from .schema import find_schema
     from .suggest import project_label_files
 
-    check_output_path(output)
+    check_output_path(output, suffixes=TASK_FORMATS, what="stance labels export")
     if config is not None:
         check_output_path(config)
     sch = find_schema(schema)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
     tasks = export_tasks(
         paths,
-        _load_model(model, sch),
+        _load_model(model, sch, trust_unsigned),
         sch,
         project_label_files(sch),
         n=n,
@@ -637,6 +723,7 @@ def labels_export_cli(
     if config is not None:
         atomic_write_text(config, label_config(sch))
     _console().print(f"{len(tasks)} tasks -> {output}", markup=False)
+    _list_skipped(bad)
 
 
 @labels_app.command("check")
@@ -707,8 +794,24 @@ def init_cli(
         _console().print(f"wrote {path}", markup=False)
 
 
+def _print_warnings() -> None:
+    """Library warnings (`errors.warn`) become `warning: ...` lines on stderr."""
+    import logging
+
+    from .errors import LOGGER
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _console().print(f"warning: {record.getMessage()}", markup=False)
+
+    log = logging.getLogger(LOGGER)
+    log.handlers[:] = [_Handler()]
+    log.propagate = False
+
+
 def main() -> None:
     """Console entry point: run the app, turn library errors into one line + exit 2."""
+    _print_warnings()
     try:
         code = app(standalone_mode=False)  # a typer.Exit(n) comes back as n
         if isinstance(code, int) and code:
@@ -721,6 +824,12 @@ def main() -> None:
     except KeyboardInterrupt:
         _console().print("interrupted", markup=False)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader of stdout went away (`stance label ... | head`): stop quietly,
+        # and keep Python from failing again when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except Exception as exc:  # click usage errors and the like
         import click
 

@@ -24,3 +24,17 @@ class ModelError(StanceError):
 
 class EncoderMissingError(StanceError):
     """The embedding weights are not installed."""
+
+
+LOGGER = "stance"
+
+
+def warn(message: str) -> None:
+    """Report a problem the run continues past (a skipped turn, an unusable cache).
+
+    Goes to the `stance` logger; cli.py prints each as one `warning: ...` line
+    on stderr, tests read them with caplog.
+    """
+    import logging
+
+    logging.getLogger(LOGGER).warning(message)

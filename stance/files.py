@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import errno
 import hashlib
+import io
 import os
 import re
 import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, warn
+
+# A CSV field may hold a whole page: csv's default limit (128 KiB) refused
+# stance's own output. Every module that reads CSV imports this one.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -29,8 +36,12 @@ _BOMS = (
 def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
     """Decode a text file's bytes; return (text, encoding used).
 
-    BOMs first, then strict UTF-8, then charset-normalizer's best guess.
-    Raises InputError for empty or binary data.
+    BOMs first, then strict UTF-8; then UTF-8 with a few stray bytes (a page
+    pasted together from two encodings): decoded as UTF-8, each bad byte shown
+    as U+FFFD, counted in the encoding's name and in a warning; else
+    charset-normalizer's best guess, trusted (a fixed preference for cp1252
+    read Polish cp1250 pages as "Mo³otow"). Raises InputError for empty or
+    binary data.
     """
     if not data.strip():
         raise InputError(path, "empty file")
@@ -40,44 +51,108 @@ def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as exc:
                 raise InputError(path, f"not valid {encoding}: {exc.reason}") from None
-    if b"\x00" in data[:65536]:
+    if _binary(data[:_BINARY_SAMPLE], complete=len(data) <= _BINARY_SAMPLE):
         raise InputError(path, "binary file (NUL bytes), not text")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    stray = _utf8_with_stray_bytes(data)
+    if stray is not None:
+        text, bad = stray
+        s = "s" if bad > 1 else ""
+        warn(f"{path}: {bad} byte{s} not UTF-8, shown as \ufffd")
+        return text, f"utf-8 ({bad} bad byte{s} replaced)"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data, cp_isolation=list(WEB_ENCODINGS))
+    best = matches.best()
     if best is None or not _looks_textual(str(best)):
         raise InputError(path, "binary file or unknown text encoding")
-    if best.encoding.replace("_", "").lower() in _LATIN_GUESSES:
-        # Short Western texts are often guessed as another Latin code page;
-        # like browsers, prefer windows-1252 when it decodes cleanly.
-        try:
-            return data.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            pass
-    return str(best), best.encoding
+    text, encoding = str(best), best.encoding
+    if encoding in LATIN_ENCODINGS:
+        text, encoding = _likeliest_latin(data, text, encoding, matches)
+    return text, encoding
 
 
-_LATIN_GUESSES = {
-    "cp1250",
-    "cp1252",
-    "cp1254",
-    "cp1257",
-    "latin1",
-    "iso88591",
-    "iso88592",
-    "iso885915",
-    "iso88599",
-    "iso885913",
-    "iso885916",
-    "maclatin2",
-    "macroman",
-    "cp850",
-    "cp437",
-}
+# Latin-script code pages: the detector tells them apart badly on a page with
+# a few accented letters (it read "naïvely" in cp1252 as cp1250 "naďvely").
+LATIN_ENCODINGS = frozenset(
+    {"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "iso8859_2", "iso8859_3",
+     "iso8859_4", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+     "iso8859_16"}
+)  # fmt: skip
+COMMON_LATIN = ("cp1252", "cp1250", "iso8859_2")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _likeliest_latin(data: bytes, text: str, encoding: str, matches):
+    """Among the Latin readings the detector found (and the common ones), the
+    one with the fewest symbols inside words: read as cp1252, Polish "Mołotow"
+    in cp1250 is "Mo³otow", "Śmigły" in ISO-8859-2 "¦mig³y". Ties go to the
+    web's most common legacy code pages (COMMON_LATIN, in order), then to the
+    detector's order."""
+    readings = {encoding: text}
+    for m in matches:
+        if m.encoding in LATIN_ENCODINGS:
+            readings.setdefault(m.encoding, str(m))
+    for common in COMMON_LATIN:
+        with contextlib.suppress(UnicodeDecodeError):
+            readings.setdefault(common, data.decode(common))
+    order = list(readings)
+
+    def rank(e: str) -> int:
+        return COMMON_LATIN.index(e) if e in COMMON_LATIN else len(COMMON_LATIN)
+
+    def odd(t: str) -> int:
+        n = 0
+        for m in _NON_ASCII.finditer(t):
+            cat = unicodedata.category(m.group())
+            if (cat[0] == "S" or cat == "No") and (
+                t[m.start() - 1 : m.start()].isalpha()
+                or t[m.end() : m.end() + 1].isalpha()
+            ):
+                n += 1
+        return n
+
+    chosen = min(order, key=lambda e: (odd(readings[e]), rank(e), order.index(e)))
+    return readings[chosen], chosen
+
+
+# The legacy encodings web pages are written in (the WHATWG Encoding
+# Standard's, its two Mac ones left out), among which charset-normalizer's
+# guess is taken. Measured on real pages re-encoded (tests/fixtures/encodings,
+# `make.py --measure`): over all its code pages it read a cp1251 page as cp1125
+# (425 characters wrong) and a KOI8-R one as mac_latin2 (416 wrong); with the
+# Mac ones kept, the cp1251 page came back as mac_cyrillic (59 wrong).
+WEB_ENCODINGS = (
+    "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256",
+    "cp1257", "cp1258", "cp874", "ibm866", "koi8_r", "koi8_u",
+    "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6",
+    "iso8859_7", "iso8859_8", "iso8859_10", "iso8859_13", "iso8859_14",
+    "iso8859_15", "iso8859_16",
+    "gb18030", "big5", "euc_jp", "iso2022_jp", "shift_jis", "euc_kr",
+    "utf_16_le", "utf_16_be",
+)  # fmt: skip
+
+
+def _utf8_with_stray_bytes(data: bytes) -> tuple[str, int] | None:
+    """UTF-8 text with some bytes that are not: (text, bad bytes), else None.
+
+    It is UTF-8 when its valid multi-byte characters are at least as many as
+    its bad bytes: text in a legacy code page almost never forms valid UTF-8
+    sequences (cp1252 "é" is one byte, E9, followed by ASCII), while a UTF-8
+    page with a stray cp1252 ’ still has its other ’ and — whole.
+    """
+    text = data.decode("utf-8", "surrogateescape")
+    bad = len(_STRAY.findall(text))
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if not bad or non_ascii - bad < bad:
+        return None
+    return _STRAY.sub("\ufffd", text), bad
+
+
+_STRAY = re.compile("[\udc80-\udcff]")
 
 
 def _looks_textual(text: str) -> bool:
@@ -88,10 +163,28 @@ def _looks_textual(text: str) -> bool:
     return bad / len(sample) < 0.01
 
 
+# FIFOs and character devices given as inputs (`<(cmd)`, /dev/stdin) are read
+# up to this size; a FIFO nobody writes to is given up after FIFO_WAIT_S.
+MAX_STREAM_BYTES = 256 << 20
+FIFO_WAIT_S = 30.0
+_BINARY_SAMPLE = 1 << 16
+
+
 def read_bytes(path: str | Path) -> bytes:
-    """A user file's bytes; an InputError naming the file when it cannot be read."""
+    """A user file's bytes; an InputError naming the file when it cannot be read.
+
+    Regular files are read whole. FIFOs and character devices are read up to
+    MAX_STREAM_BYTES, and refused at once when their first 64 KiB are binary
+    (/dev/zero, /dev/urandom); block devices and sockets are refused.
+    """
     path = Path(path)
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            kind = "a block device" if stat.S_ISBLK(mode) else "a socket"
+            raise InputError(path, f"is {kind}, not a file")
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return _read_stream(path, fifo=stat.S_ISFIFO(mode))
         return path.read_bytes()
     except IsADirectoryError:
         raise InputError(path, "is a directory, expected a file") from None
@@ -101,6 +194,57 @@ def read_bytes(path: str | Path) -> bytes:
         raise InputError(path, "permission denied") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _read_stream(path: Path, fifo: bool) -> bytes:
+    """Read a FIFO or character device, bounded in time (to a writer) and size."""
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if fifo:
+            poll = select.poll()
+            poll.register(fd, select.POLLIN)
+            if not poll.poll(FIFO_WAIT_S * 1000):
+                raise InputError(path, f"FIFO with no writer for {FIFO_WAIT_S:g} s")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _BINARY_SAMPLE and len(chunks) <= 64:
+                head = b"".join(chunks)[:_BINARY_SAMPLE]
+                if _binary(head, complete=False):
+                    raise InputError(path, "binary stream (NUL bytes), not text")
+            if size > MAX_STREAM_BYTES:
+                raise InputError(
+                    path,
+                    f"stream longer than {MAX_STREAM_BYTES >> 20} MiB; save it to a "
+                    "file first",
+                )
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _binary(sample: bytes, complete: bool) -> bool:
+    """NUL bytes that make a file binary: those of UTF-16/32 without a BOM, of
+    images and archives. A few NULs in otherwise valid UTF-8 (a CSV field
+    that holds one, as stance itself may write) are text."""
+    nuls = sample.count(0)
+    if not nuls:
+        return False
+    if nuls * 10 >= len(sample):
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def decode_text(data: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
@@ -136,7 +280,7 @@ def sniff_encoding(path: str | Path, size: int = 1 << 16) -> str | None:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding
-    if b"\x00" in head:
+    if _binary(head, complete=not more):
         raise InputError(path, "binary file (NUL bytes), not text")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=not more)
@@ -154,13 +298,93 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def check_output_path(path: str | Path, *, directory: bool = False) -> Path:
+STDOUT = "-"
+
+# Paths that name a process's open files or a device: writing them must open
+# them, never replace them (a shell's `> f` keeps the old inode, and root could
+# replace /dev/null by a regular file).
+_SPECIAL_DIRS = ("/dev/", "/proc/")
+
+
+def _link_chain(path: Path) -> list[str]:
+    """`path` and every path its symlinks lead to, absolute, in order."""
+    chain = [os.path.abspath(path)]
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        try:
+            target = os.readlink(chain[-1])
+        except OSError:
+            break
+        chain.append(os.path.abspath(os.path.join(os.path.dirname(chain[-1]), target)))
+    return chain
+
+
+def output_kind(path: str | Path) -> str:
+    """How an output is written: 'stdout' (`-`), 'special' or 'file'.
+
+    Special outputs are devices, FIFOs, sockets and anything under /dev or
+    /proc (also through symlinks, such as a link to /proc/self/fd/1): they are
+    opened and written, never replaced. Everything else is a regular file
+    written through a temporary file and a rename.
+    """
+    if str(path) == STDOUT:
+        return "stdout"
+    if any(p.startswith(_SPECIAL_DIRS) for p in _link_chain(Path(path))):
+        return "special"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "file"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return "file"
+    return "special"
+
+
+def resolve_output(path: str | Path) -> Path:
+    """The file a regular output really is: a symlink's target, so the link stays."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def check_suffix(path: str | Path, suffixes: Sequence[str], what: str) -> None:
+    """A file output's extension must be one `what` can write; `-` and devices take any."""
+    if not suffixes or output_kind(path) != "file":
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in suffixes:
+        name = f"'{suffix}'" if suffix else "no extension"
+        raise InputError(
+            path,
+            f"{what} cannot write {name} (it writes {', '.join(suffixes)})",
+        )
+
+
+def check_output_path(
+    path: str | Path,
+    *,
+    directory: bool = False,
+    suffixes: Sequence[str] = (),
+    what: str = "this command",
+) -> Path:
     """Fail early, before any work, when an output cannot be written.
 
     `directory=True` is for outputs that are directories (a model): an existing
-    directory is then fine, an existing file is not.
+    directory is then fine, an existing file is not. `suffixes` lists the
+    extensions `what` can write. Returns `path` as given.
     """
-    path = Path(path)
+    given = Path(path)
+    kind = output_kind(path)
+    if directory and kind != "file":
+        raise InputError(path, "expected a directory, not a device, FIFO or stdout")
+    if kind == "stdout":
+        return given
+    if kind == "special":
+        if not os.access(path, os.W_OK):
+            raise InputError(path, "permission denied")
+        return given
+    if not directory and Path(path).is_dir():
+        raise InputError(path, "output path is a directory")
+    check_suffix(path, suffixes, what)
+    path = resolve_output(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise InputError(path, f"output directory {parent} does not exist")
@@ -174,7 +398,7 @@ def check_output_path(path: str | Path, *, directory: bool = False) -> Path:
         raise InputError(path, "output directory is read-only")
     if not directory and path.is_dir():
         raise InputError(path, "output path is a directory")
-    return path
+    return given
 
 
 def writable_dir(directory: str | Path) -> bool:
@@ -235,23 +459,88 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return removed
 
 
-def _new_file_mode(path: Path) -> int:
+def _default_mode(directory: bool = False) -> int:
+    """What a plain open() (or mkdir) would give under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def _keep_mode_and_owner(old: Path, new: str | Path, *, directory: bool = False):
+    """Give `new` the permissions (and, as root, the owner) of the `old` it replaces.
+
+    mkstemp and mkdtemp create 0600 / 0700 entries; a rewritten label file or
+    a retrained model folder must keep what the user had.
+    """
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        st = os.stat(old)
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        os.chmod(new, _default_mode(directory))
+        return
+    os.chmod(new, stat.S_IMODE(st.st_mode))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            os.chown(new, st.st_uid, st.st_gid)
+
+
+# Content for stdout and special files is gathered first (in memory, then a
+# temporary file past this size), so a failing run writes nothing there either.
+SPOOL_MEMORY_BYTES = 8 << 20
+
+
+@contextlib.contextmanager
+def _spooled(path: str | Path, mode: str, encoding: str | None):
+    """Collect the whole output, then write it to stdout or the special file."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    text = "b" not in mode
+    fh = (
+        io.TextIOWrapper(spool, encoding=encoding or "utf-8", newline="")
+        if text
+        else spool
+    )
+    try:
+        yield fh
+        if text:
+            fh.flush()
+        spool.seek(0)
+        try:
+            if str(path) == STDOUT:
+                sys.stdout.flush()
+                shutil.copyfileobj(spool, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                with open(path, "wb") as dest:
+                    shutil.copyfileobj(spool, dest)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise InputError(path, f"cannot write: {exc.strerror}") from None
+    finally:
+        if text:
+            with contextlib.suppress(ValueError):
+                fh.detach()
+        spool.close()
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8"):
-    """Write to a temporary file beside `path`, fsync, then rename into place.
+    """Open an output so that no reader ever sees it half-written.
 
-    A process killed at any point leaves `path` as it was or complete; the
-    file keeps the mode of the one it replaces (new files follow the umask).
+    A regular file is written to a temporary file beside it, fsynced, then
+    renamed into place: a process killed at any point leaves it as it was or
+    complete, with the mode (and, as root, the owner) of the file it replaces.
+    A symlink is followed: its target is written and the link stays. `-`
+    (stdout) and special files (devices, FIFOs, /dev and /proc paths) are
+    never replaced: the content is gathered, then written to them in one go
+    once complete.
     """
-    path = check_output_path(path)
+    if output_kind(path) != "file":
+        check_output_path(path)
+        with _spooled(path, mode, encoding) as fh:
+            yield fh
+        return
+    check_output_path(path)
+    path = resolve_output(path)
     if "b" in mode:
         encoding = None
     remove_stale_temps(path)
@@ -263,7 +552,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise InputError(path, f"cannot write: {exc.strerror}") from None
     committing = False
     try:
-        os.fchmod(fd, _new_file_mode(path))
+        _keep_mode_and_owner(path, tmp)
         with os.fdopen(
             fd, mode, encoding=encoding, newline="" if encoding else None
         ) as fh:
@@ -271,7 +560,6 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             committing = True
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as exc:
@@ -280,19 +568,6 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         if _write_failure(exc, committing):
             raise InputError(path, f"cannot write: {exc.strerror}") from None
         raise
-
-
-def _mode_for(path: Path) -> int:
-    """The replaced file's permissions, else what a plain open() would give.
-
-    mkstemp creates 0600 files; a rewritten label file must keep its mode.
-    """
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -305,15 +580,58 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         fh.write(data)
 
 
+PREVIOUS_SUFFIX = ".prev"
+
+
+def previous_path(path: str | Path) -> Path:
+    """Where `atomic_directory(..., keep_previous=True)` keeps the replaced one."""
+    path = Path(path)
+    return path.with_name(path.name + PREVIOUS_SUFFIX)
+
+
+def check_directory_output(
+    path: str | Path,
+    may_replace: Callable[[Path], str | None] | None = None,
+    keep_previous: bool = False,
+) -> Path:
+    """The checks of `atomic_directory`, to run before any work.
+
+    `may_replace(existing)` returns why an existing, non-empty directory must
+    not be replaced (None: it may); with `keep_previous` the same holds for
+    the `.prev` directory that the replaced one would take the place of.
+    """
+    check_output_path(path, directory=True)
+    target = resolve_output(path)
+    if may_replace is None:
+        return target
+    for d in (target, previous_path(target)) if keep_previous else (target,):
+        if d != target and d.exists() and not d.is_dir():
+            raise InputError(d, "is a file; move it away to keep the replaced model")
+        if d.is_dir() and any(os.scandir(d)):
+            problem = may_replace(d)
+            if problem:
+                raise InputError(d, problem)
+    return target
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(
+    path: str | Path,
+    *,
+    may_replace: Callable[[Path], str | None] | None = None,
+    keep_previous: bool = False,
+) -> Iterator[Path]:
     """Build a directory under a temporary name, then swap it into place whole.
 
     An existing directory is exchanged with the new one in one atomic step
     (Linux renameat2 RENAME_EXCHANGE), so `path` is at every moment the old
     directory or the new one; elsewhere two renames leave a short window.
+    The new directory keeps the old one's mode (and the mode of each file it
+    replaces); a symlink is followed. `may_replace` and `keep_previous`: see
+    `check_directory_output`; the replaced directory, when not empty, then
+    becomes `path.prev` (the one before is removed).
     """
-    path = check_output_path(path, directory=True)
+    path = check_directory_output(path, may_replace, keep_previous)
     parent = path.parent
     remove_stale_temps(path)
     try:
@@ -327,8 +645,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         yield tmp
         committing = True
         for f in tmp.iterdir():
+            _keep_mode_and_owner(path / f.name, f)
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        _keep_mode_and_owner(path, tmp, directory=True)
         _fsync_dir(tmp)
         if path.exists():
             old = tmp.with_name(tmp.name[: -len(".tmp")] + ".old")
@@ -338,7 +658,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
                 os.replace(path, old)
                 os.replace(tmp, path)
             _fsync_dir(parent)
-            shutil.rmtree(old, ignore_errors=True)
+            if keep_previous and any(os.scandir(old)):
+                _keep_as_previous(old, previous_path(path))
+            else:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
             _fsync_dir(parent)
@@ -347,6 +670,17 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         if _write_failure(exc, committing):
             raise InputError(path, f"cannot write: {exc.strerror}") from None
         raise
+
+
+def _keep_as_previous(old: Path, prev: Path) -> None:
+    """Move the replaced directory to `prev`, removing the one kept before."""
+    if prev.exists() and _exchange(old, prev):
+        shutil.rmtree(old, ignore_errors=True)  # old now holds the older one
+    else:
+        if prev.exists():
+            shutil.rmtree(prev)
+        os.replace(old, prev)
+    _fsync_dir(prev.parent)
 
 
 # Errors that mean "this output cannot be written", wherever they arise; other

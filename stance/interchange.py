@@ -77,6 +77,8 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
         tasks = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON ({exc.msg})", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
@@ -204,7 +206,13 @@ def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
 def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> dict:
     """Read a Label Studio or Prodigy file and add its labels to `target`."""
     from .files import atomic_write_text, check_output_path
-    from .labels import format_row, label_header, label_lock, read_label_rows
+    from .labels import (
+        format_row,
+        label_header,
+        label_lock,
+        read_for_update,
+        read_label_rows,
+    )
     from .normalize import normalize_text
 
     path, target = Path(path), Path(target)
@@ -213,6 +221,7 @@ def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> d
     rows, left_out = reader(path, schema.names)
     check_output_path(target)
     with label_lock(target):
+        data = read_for_update(target)  # a non-UTF-8 target: one line, before work
         existing = (
             read_label_rows(target, schema.names)[0]
             if target.exists() and target.stat().st_size
@@ -246,9 +255,7 @@ def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> d
             seen[key] = row
             new.append(row)
         fields = label_header(target) or list(LABEL_COLUMNS)
-        if target.exists() and target.stat().st_size:
-            with open(target, encoding="utf-8", newline="") as fh:
-                data = fh.read()
+        if data:
             if not data.endswith("\n"):
                 data += "\r\n"
         else:
@@ -326,6 +333,10 @@ def export_tasks(
     if n is not None:
         cands = cands[:n]
     return [candidate_task(c, model_name(model)) for c in cands]
+
+
+# What `stance labels export -o` writes.
+TASK_FORMATS = (".json",)
 
 
 def write_tasks(path: Path, tasks: list[dict]) -> None:

@@ -57,7 +57,10 @@ def read_label_rows(
     path = Path(path)
     text, _ = read_text(path)
     reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip() for f in (reader.fieldnames or [])]
+    try:
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})", line=1) from None
     if "text" not in fields or "stance" not in fields:
         found = ", ".join(fields)
         found = found if len(found) <= 60 else found[:59] + "…"
@@ -66,8 +69,9 @@ def read_label_rows(
         )
     rows: list[Label] = []
     pending: list[int] = []
-    end = reader.line_num
+    end = 0
     try:
+        end = reader.line_num
         for row in reader:
             line, end = end + 1, reader.line_num  # a record's first line
             row = {(k or "").strip(): (v or "") for k, v in row.items() if k}
@@ -94,7 +98,8 @@ def read_label_rows(
                 )
             )
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+        # the record that failed starts on the line after the last whole one
+        raise InputError(path, f"malformed CSV ({exc})", line=end + 1) from None
     return rows, pending
 
 
@@ -199,12 +204,31 @@ def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str
     return out
 
 
+def read_for_update(path: Path) -> str:
+    """The text of a label file about to be rewritten ("" when there is none).
+
+    Rewrites are UTF-8: a file in another encoding is an InputError (convert
+    it first) rather than a mix of two encodings.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")  # a BOM stays, as U+FEFF, for the rewrite
+    except UnicodeDecodeError:
+        raise InputError(
+            path, "not UTF-8: convert it (to UTF-8) before adding labels to it"
+        ) from None
+
+
 def label_header(path: Path) -> list[str] | None:
     """The column names of an existing, non-empty label file."""
     if not path.exists() or path.stat().st_size == 0:
         return None
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
+    first = read_for_update(path).removeprefix("\ufeff").split("\n", 1)[0]
     fields = [f.strip() for f in next(csv.reader([first]), [])]
     if "text" not in fields or "stance" not in fields:
         raise InputError(path, "label file needs 'text' and 'stance' columns")
@@ -219,10 +243,14 @@ def format_row(fields: Sequence[str], row: dict) -> str:
 
 
 def label_lock(path: Path):
-    """The lock every writer of a label file takes (appends, undo)."""
+    """The lock every writer of a label file takes (appends, undo, imports)."""
+    import os
+
     from filelock import FileLock
 
-    return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    # The lock lives beside the real file: writers that reach it through
+    # different symlinks still wait for each other.
+    return FileLock(os.path.realpath(path) + ".lock", timeout=LOCK_TIMEOUT_S)
 
 
 def append_label(
@@ -312,8 +340,7 @@ def remove_label(path: str | Path, row: dict) -> bool:
         fields = label_header(path)
         if fields is None:
             return False
-        with open(path, encoding="utf-8", newline="") as fh:
-            data = fh.read()
+        data = read_for_update(path)
         mine = format_row(fields, row)
         if data.endswith(mine):  # the usual case: ours is the last record
             atomic_write_text(path, data[: -len(mine)])

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, warn
 from .files import decode_text, read_bytes
 from .normalize import collapse_space, normalize_text
 from .thread import Turn, iter_jsonl_turns
 
-STRUCTURED_SUFFIXES = {".jsonl", ".csv"}
+STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
 
 
@@ -206,7 +208,7 @@ SIDEBAR_START = re.compile(
     r"^(?:these are our rules:?|community rules:?|rules:)$", re.I
 )
 SIDEBAR_END = re.compile(r"^(?:founded \d+ \w+ ago|moderators|created by.*)$", re.I)
-TERMINAL = tuple(".!?:;…\"”’')»]")
+TERMINAL = tuple(".!?:;…\"”’')»]") + tuple("。！？；：」』）…")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -214,15 +216,40 @@ def _heading(line: str):
     return HEADING.match(line) if _rule_sized(line) else None
 
 
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer,
+# Myanmar): length rules count their characters, each as a word, or a
+# Chinese paragraph is one "word" and dropped as a fragment.
+_NO_SPACE_SCRIPT = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+
+
+def word_count(line: str, at_most: int) -> int:
+    """Words in `line`, counting each character of a script without spaces as
+    one; counting stops past `at_most` (a line may be a whole page)."""
+    words = line.split(maxsplit=at_most)
+    if len(words) > at_most:
+        return len(words)
+    n = len(words)
+    for w in words:
+        chars = len(_NO_SPACE_SCRIPT.findall(w[: 4 * at_most]))
+        n += max(0, chars - 1)  # the word itself was counted once
+        if n > at_most:
+            break
+    return n
+
+
 def _is_fragment(line: str) -> bool:
-    words = line.split(maxsplit=4)  # bounded: a line may be a whole page
-    return len(words) < 4 and not line.endswith(TERMINAL)
+    return word_count(line, 4) < 4 and not line.endswith(TERMINAL)
 
 
 def _is_title(line: str) -> bool:
     words = line.split(maxsplit=15)
     if not (4 <= len(words) <= 14) or line.endswith(TERMINAL):
         return False
+    if _NO_SPACE_SCRIPT.search(line):
+        return False  # no capitals to tell a title by
     long_words = [w for w in _WORD.findall(line) if len(w) >= 4]
     if not long_words:
         return True
@@ -623,19 +650,32 @@ def parse_page_text(
 CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
 
 
+def _without_text(path: str, lines: list[int]) -> None:
+    """Say once per file which turns were skipped for having no text."""
+    if lines:
+        shown = ", ".join(map(str, lines[:5])) + (" ..." if len(lines) > 5 else "")
+        n = len(lines)
+        warn(
+            f"{path}: {n} turn{'s' if n > 1 else ''} without text skipped "
+            f"(line{'s' if n > 1 else ''} {shown})"
+        )
+
+
 def iter_csv_turns(
     lines: Iterable[str], path: str, seen_ids: set[str] | None = None
 ) -> Iterator[Turn]:
     """Turns of a CSV file, read row by row (quoted fields may span lines).
 
-    Rows without text are skipped; a row with more fields than the header is
-    an error (an unquoted comma would otherwise cut its text short); ids must
-    be unique, as in parse_jsonl_lines.
+    Rows without text are skipped (and said, as for JSONL); a row with more
+    fields than the header is an error (an unquoted comma would otherwise cut
+    its text short); ids must be unique, as in parse_jsonl_lines. A `meta`
+    column (stance's own CSV output) holds each turn's meta as JSON.
     """
     stem = Path(path).stem
     seen = set() if seen_ids is None else seen_ids
     reader = csv.DictReader(lines)
-    n = 0
+    n, empty = 0, []
+    end = 0
     try:
         fields = reader.fieldnames
         if fields is None or "text" not in [f.strip() for f in fields]:
@@ -650,15 +690,21 @@ def iter_csv_turns(
                     f"{len(fields)} (quote fields that contain commas)",
                     line=line,
                 )
+            raw_meta = row.get("meta")
             row = {
                 (k or "").strip(): _newlines(v or "").strip() for k, v in row.items()
             }
             body = row.get("text", "")
             if not body:
+                empty.append(line)
                 continue
             n += 1
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
             _claim_id(turn_id, seen, path, line)
+            meta = _json_meta(raw_meta, path, line) if raw_meta else {}
+            meta.setdefault("kind", "comment")
+            meta.setdefault("sources", [{"file": path, "line": line}])
+            meta.setdefault("quotes", [])
             yield Turn(
                 id=turn_id,
                 speaker=row.get("speaker") or None,
@@ -666,16 +712,92 @@ def iter_csv_turns(
                 reply_to=row.get("reply_to") or None,
                 timestamp=row.get("timestamp") or None,
                 text=body,
-                meta={
-                    "kind": "comment",
-                    "sources": [{"file": path, "line": line}],
-                    "quotes": [],
-                },
+                meta=meta,
             )
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+        # the record that failed starts on the line after the last whole one
+        raise InputError(path, f"malformed CSV ({exc})", line=end + 1) from None
+    _without_text(path, empty)
     if not n:
         raise InputError(path, "CSV has no rows with text")
+
+
+def iter_parquet_turns(
+    source, path: str, seen_ids: set[str] | None = None
+) -> Iterator[Turn]:
+    """Turns of a Parquet file (`stance label -o x.parquet`), batch by batch.
+
+    Read as a CSV is: a `text` column is needed, rows without text are
+    skipped and said, ids must be unique, a `meta` column holds JSON. `source`
+    is a path or a pyarrow buffer; "line" is the row number, from 1.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stem = Path(path).stem
+    seen = set() if seen_ids is None else seen_ids
+    try:
+        pf = pq.ParquetFile(source)
+        names = pf.schema_arrow.names
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"not a Parquet file ({exc})") from None
+    if "text" not in names:
+        raise InputError(path, "Parquet file has no 'text' column")
+    n, empty, row_no = 0, [], 0
+    try:
+        for batch in pf.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                row_no += 1
+                body = _newlines(str(row.get("text") or "")).strip()
+                if not body:
+                    empty.append(row_no)
+                    continue
+                n += 1
+
+                def value(key, row=row):
+                    v = row.get(key)
+                    return None if v is None or str(v).strip() == "" else str(v).strip()
+
+                turn_id = value("id") or f"{stem}:{row_no - 1:04d}"
+                _claim_id(turn_id, seen, path, row_no)
+                raw = row.get("meta")
+                meta = (
+                    _json_meta(raw, path, row_no)
+                    if isinstance(raw, str) and raw
+                    else {}
+                )
+                meta.setdefault("kind", "comment")
+                meta.setdefault("sources", [{"file": path, "line": row_no}])
+                meta.setdefault("quotes", [])
+                yield Turn(
+                    id=turn_id,
+                    speaker=value("speaker"),
+                    conversation_id=value("conversation_id") or stem,
+                    reply_to=value("reply_to"),
+                    timestamp=value("timestamp"),
+                    text=body,
+                    meta=meta,
+                )
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"unreadable Parquet ({exc})") from None
+    _without_text(path, empty)
+    if not n:
+        raise InputError(path, "Parquet file has no rows with text")
+
+
+def _json_meta(raw: str, path: str, line: int) -> dict:
+    from .thread import meta_problem
+
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise InputError(path, "column 'meta' is not JSON", line=line) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply", line=line) from None
+    problem = meta_problem(meta)
+    if problem:
+        raise InputError(path, f"not a turn: {problem}", line=line)
+    return meta
 
 
 def _claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
@@ -703,13 +825,21 @@ def parse_jsonl_lines(
     link to a repeated id would be ambiguous.
     """
     seen = set() if seen_ids is None else seen_ids
+    empty = []
     for lineno, turn in iter_jsonl_turns(path, lines):
+        text = _newlines(turn.text).strip()  # as a CSV's text is read
+        if not text:  # skipped as a CSV row without text is
+            empty.append(lineno)
+            continue
         _claim_id(turn.id, seen, path, lineno)
+        if text != turn.text:
+            turn = replace(turn, text=text)
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
         meta.setdefault("quotes", [])
         yield turn.with_meta(**meta)
+    _without_text(path, empty)
 
 
 def parse_jsonl_text(text: str, path: str) -> list[Turn]:
@@ -719,30 +849,94 @@ def parse_jsonl_text(text: str, path: str) -> list[Turn]:
     return turns
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to read: directories expand to their files (ConvoKit corpora stay whole)."""
+def expand_paths(paths: Iterable[str | Path], recursive: bool = True) -> list[Path]:
+    """Files to read: folders expand to their files, subfolders too unless not
+    `recursive` (ConvoKit corpora stay whole; dot-files, SOURCES*.tsv, README*,
+    FIFOs and symlinked folders are not read). A file named twice, or met
+    again inside a folder given too, is read once, where it first came."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise InputError(p, "no such file or directory")
         if p.is_dir():
-            if (p / "utterances.jsonl").is_file():
-                out.append(p / "utterances.jsonl")
-                continue
-            files = sorted(
-                f
-                for f in p.iterdir()
-                if f.is_file()
-                and not f.name.startswith(".")
-                and not SKIPPED_NAMES.match(f.name)
-            )
+            files = _folder_files(p, recursive)
             if not files:
                 raise InputError(p, "directory has no readable files")
             out.extend(files)
         else:
             out.append(p)
-    return out
+    seen: set[str] = set()
+    unique = []
+    for f in out:
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+    if (folder / "utterances.jsonl").is_file():
+        return [folder / "utterances.jsonl"]
+    files: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(folder, f"cannot list: {exc.strerror}") from None
+    for entry in entries:
+        if entry.name.startswith(".") or SKIPPED_NAMES.match(entry.name):
+            continue
+        path = folder / entry.name
+        if entry.is_file():
+            files.append(path)
+        elif recursive and entry.is_dir(follow_symlinks=False):
+            files.extend(_folder_files(path, recursive))
+    return files
+
+
+def select_inputs(
+    paths: Iterable[str | Path], *, recursive: bool = True, skip_bad: bool = False
+) -> tuple[list[Path], list[InputError]]:
+    """The input files, and with `skip_bad` the errors of those left out.
+
+    Without `skip_bad` this is `expand_paths`: the first bad file stops the
+    command later, where it is read. With it every file is read once here as
+    the commands read it (a page parsed; a structured file streamed through,
+    ids checked against the files before it), and a bad one is left out.
+    """
+    from .predict import iter_structured
+
+    if not skip_bad:
+        return expand_paths(paths, recursive), []
+    files: list[Path] = []
+    bad: list[InputError] = []
+    for p in paths:
+        try:
+            files.extend(expand_paths([p], recursive))
+        except InputError as exc:
+            bad.append(exc)
+    good: list[Path] = []
+    seen: set[str] = set()
+    for f in dict.fromkeys(files):
+        ids = set(seen)
+        try:
+            if f.suffix.lower() in STRUCTURED_SUFFIXES:
+                ids.update(t.id for t in iter_structured(f, set(seen)))
+            else:
+                read_page(f)
+        except InputError as exc:
+            bad.append(exc)
+            continue
+        seen = ids
+        good.append(f)
+    if not good:
+        raise InputError(
+            bad[0].path if len(bad) == 1 else "inputs",
+            f"no usable input: {len(bad)} bad file{'s' if len(bad) != 1 else ''} "
+            f"skipped (first: {bad[0]})",
+        )
+    return good, bad
 
 
 def read_page(path: str | Path) -> Page:
@@ -753,9 +947,14 @@ def read_page(path: str | Path) -> Page:
 def page_from_bytes(data: bytes, path: str | Path) -> Page:
     """One input file's bytes into a Page; its suffix says how to read it."""
     path = Path(path)
-    text, encoding = decode_text(data, path)
     name = str(path)
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow as pa
+
+        turns = tuple(iter_parquet_turns(pa.BufferReader(data), name))
+        return Page(name, "parquet", True, turns)
+    text, encoding = decode_text(data, path)
     if suffix == ".jsonl":
         return Page(name, encoding, True, tuple(parse_jsonl_text(text, name)))
     if suffix == ".csv":
@@ -770,13 +969,15 @@ def _conversation_id(path: Path) -> str:
     return path.stem
 
 
-def parse_paths(paths: Iterable[str | Path], *, dedupe: bool = True) -> ParseResult:
+def parse_paths(
+    paths: Iterable[str | Path], *, dedupe: bool = True, recursive: bool = True
+) -> ParseResult:
     """Read every input, take out repeated quotes, merge duplicate turns, then
     record each turn's language in `meta.lang`."""
     from .dedup import dedupe_turns
     from .lang import with_language
 
-    files = expand_paths(paths)
+    files = expand_paths(paths, recursive)
     pages = [read_page(f) for f in files]
     # Structured ids are the user's: one id, one turn, across all inputs.
     owner: dict[str, str] = {}
@@ -830,8 +1031,6 @@ def _renamed(page: Page, conv: str) -> tuple[Turn, ...]:
 
 
 def _reconv(turn: Turn, conv: str) -> Turn:
-    from dataclasses import replace
-
     return replace(
         turn, id=conv + turn.id[len(turn.conversation_id) :], conversation_id=conv
     )

@@ -72,11 +72,14 @@ def _check_schema(model, schema, path) -> None:
         )
 
 
-def load_model(path: Path | str | None, schema=None, embedder=None):
+def load_model(
+    path: Path | str | None, schema=None, embedder=None, trust_unsigned: bool = False
+):
     """A trained model directory, or `zero-shot` (the schema's prototypes).
 
     With no path: the debate's models/default if one exists; otherwise, when a
     schema is known, the zero-shot model (check `model_name(model)`).
+    `trust_unsigned`: see `StanceClassifier.load`.
     """
     from .classify import StanceClassifier
     from .zeroshot import METHOD, zero_shot_model
@@ -96,7 +99,9 @@ def load_model(path: Path | str | None, schema=None, embedder=None):
                 + "); run `stance train` or pass --model"
             )
         path = found[0]
-    model = StanceClassifier.load(path, embedder=embedder)
+    model = StanceClassifier.load(
+        path, embedder=embedder, trust_unsigned=trust_unsigned
+    )
     _check_schema(model, schema, path)
     return model
 
@@ -110,7 +115,22 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     from .files import read_text, sniff_encoding
     from .lang import with_language
 
-    encoding = sniff_encoding(path)
+    if path.suffix.lower() == ".parquet":
+        from .parse import iter_parquet_turns
+
+        if path.is_file():
+            yield from iter_parquet_turns(str(path), str(path), seen_ids)
+        else:  # a FIFO: read whole, size-limited
+            import pyarrow as pa
+
+            from .files import read_bytes
+
+            yield from iter_parquet_turns(
+                pa.BufferReader(read_bytes(path)), str(path), seen_ids
+            )
+        return
+    # A FIFO or device can be read once only: whole (size-limited), not sniffed.
+    encoding = sniff_encoding(path) if path.is_file() else None
     if encoding is None:
         text, _ = read_text(path)
         fh = io.StringIO(text, newline="")
@@ -300,20 +320,21 @@ def predict_proba_chunked(model, texts: Sequence[str], task=None) -> np.ndarray:
     return model.proba_from(list(texts), features_chunked(model, texts, task))
 
 
-def write_rows(path: Path | None, rows: Iterable[dict], out=None, classes=None) -> int:
+# What `stance label -o` writes, by extension; stdout and devices get the first.
+ROW_FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+def write_rows(path: Path | str | None, rows: Iterable[dict], classes=None) -> int:
     """Write rows as JSONL (default), CSV or Parquet by suffix; stdout when no path.
 
-    `classes` name the `score_*` columns of CSV and Parquet (default: the
-    first row's scores), so a skipped row has the same columns as the others.
+    Stdout gets the rows only once all are labelled (`files.atomic_open`): a bad
+    input met late leaves it empty, as it leaves a file untouched. `classes` name
+    the `score_*` columns of CSV and Parquet (default: the first row's scores), so
+    a skipped row has the same columns as the others.
     """
     from .files import atomic_open
 
-    if path is None:
-        n = 0
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-        return n
+    path = Path(path if path is not None else "-")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _write_parquet(path, rows, classes)

@@ -608,3 +608,12 @@ def _html_agreement(a: dict | None) -> list[str]:
         "<h3>Per page</h3>",
         table("page", a["per_page"], True),
     ]
+# What `stance report -o` writes, by extension: the one list of report formats
+# (stdout and devices get the first).
+RENDERERS = {".html": render_html, ".md": render_markdown}
+REPORT_FORMATS = tuple(RENDERERS)
+
+
+def render_report(rep: dict, path: str | Path) -> str:
+    """The report in the format its output path asks for."""
+    return RENDERERS.get(Path(path).suffix.lower(), render_html)(rep)

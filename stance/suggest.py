@@ -258,20 +258,19 @@ def suggest(
     return batch_rows(cands[:n]), skipped
 
 
-def write_batch(path: Path | None, rows: Sequence[dict], out=None) -> None:
-    """Write batch rows as CSV to `path` (atomically) or to the stream `out`."""
+# What `stance suggest -o` writes: a label file.
+BATCH_FORMATS = (".csv",)
+
+
+def write_batch(path: Path | str | None, rows: Sequence[dict]) -> None:
+    """Write batch rows as CSV to `path` (atomically), or stdout when None."""
     import csv
 
     from .files import atomic_open
     from .labels import LABEL_COLUMNS
 
     fields = [*LABEL_COLUMNS, *EXTRA_COLUMNS]
-    if path is None:
-        writer = csv.DictWriter(out, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    with atomic_open(path) as fh:
+    with atomic_open(path if path is not None else "-") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

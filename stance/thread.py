@@ -12,6 +12,59 @@ from .errors import InputError
 
 KINDS = ("article", "comment", "post", "message")
 FIELDS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text", "meta")
+# Deeper JSON is refused when read: every writer and reader of turns (json,
+# pyarrow, the report) then handles it without hitting Python's recursion limit.
+MAX_META_DEPTH = 64
+
+
+def meta_problem(meta: Any) -> str | None:
+    """Why `meta` cannot be a turn's meta, or None.
+
+    The keys stance itself reads must have their types: `kind`, `section`
+    strings; `number` an integer; `sources` a list of objects whose `file` is
+    a string and `line` an integer; `quotes` a list of objects whose `text` is
+    a string. Other keys may hold any JSON, nested at most MAX_META_DEPTH deep.
+    """
+    if not isinstance(meta, dict):
+        return "'meta' must be an object"
+    for key in ("kind", "section"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            return f"'meta.{key}' must be a string"
+    number = meta.get("number")
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+        return "'meta.number' must be an integer"
+    for key, field_, kind in (("sources", "file", str), ("quotes", "text", str)):
+        items = meta.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+            return f"'meta.{key}' must be a list of objects"
+        if any(
+            x.get(field_) is not None and not isinstance(x[field_], kind) for x in items
+        ):
+            return f"'meta.{key}[].{field_}' must be a string"
+    for src in meta.get("sources") or ():
+        line = src.get("line")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+            return "'meta.sources[].line' must be an integer"
+    if json_depth(meta) > MAX_META_DEPTH:
+        return f"'meta' is nested deeper than {MAX_META_DEPTH} levels"
+    return None
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of JSON data, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            deepest = max(deepest, d)
+            if d > MAX_META_DEPTH:
+                return d
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -40,8 +93,9 @@ class Turn:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
         meta = data.get("meta") or {}
-        if not isinstance(meta, dict):
-            raise ValueError("'meta' must be an object")
+        problem = meta_problem(meta)
+        if problem:
+            raise ValueError(problem)
         text = data.get("text")
         if not isinstance(text, str):
             raise ValueError("'text' must be a string")
@@ -78,6 +132,8 @@ def iter_jsonl_objects(
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
+        except RecursionError:
+            raise InputError(path, "JSON nested too deeply", line=lineno) from None
         if not isinstance(record, dict):
             raise InputError(path, "expected a JSON object", line=lineno)
         yield lineno, record
@@ -105,7 +161,12 @@ def read_turns(path: str | Path) -> list[Turn]:
     return turns
 
 
+# What `stance parse -o` writes.
+TURN_FORMATS = (".jsonl",)
+
+
 def write_turns(path: str | Path, turns: Iterable[Turn]) -> int:
+    """Turns as JSONL to `path` (`-`: stdout), atomically."""
     from .files import atomic_open
 
     n = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classify import LexicalHead, StanceClassifier, StanceHead
+from .classify import LexicalHead, StanceClassifier, StanceHead, check_model_output
 from .errors import InputError
 from .evaluate import (
     cross_validate,
@@ -17,7 +17,7 @@ from .evaluate import (
     metrics,
     tfidf_method,
 )
-from .files import check_output_path, sha256_file
+from .files import sha256_file
 from .labels import label_groups, load_labels
 from .progress import NO_PROGRESS, Progress
 from .schema import Schema
@@ -233,7 +233,7 @@ def _train(
 
     repeats = repeats or REPEATS
     if output is not None:
-        check_output_path(output, directory=True)  # before minutes of work
+        check_model_output(output)  # before minutes of work
     labels = load_labels(label_paths, schema.names)
     if len(labels) < 10:
         raise InputError(
@@ -419,7 +419,7 @@ def _previous_metrics(path: Path) -> dict | None:
         return None
     try:
         data = json.loads(cfg.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
         return None
     training = data.get("training") if isinstance(data, dict) else None
     method = training.get("method") if isinstance(training, dict) else None

@@ -104,6 +104,25 @@ def test_loop_labels_skips_undoes_and_quits(tmp_path):
     assert summary.position == 3 and summary.remaining == 2
 
 
+def test_annotate_writes_through_a_symlinked_label_file(project):
+    """Issue 15 row 4: `--labels mine.csv`, a link to a shared file."""
+    root, _ = project
+    shared = root / "shared"
+    shared.mkdir()
+    target = shared / "team.csv"
+    target.write_text("text,stance,id,conversation_id,source,annotator,note\r\n")
+    link = root / "labels" / "mine.csv"
+    link.symlink_to(target)
+    res = run_cli(
+        "annotate", *HELD_OUT_PAGES[:2], "-l", link, cwd=root, input="1\ns\n3\nu\nq\n"
+    )
+    assert res.returncode == 0, res.stderr
+    assert link.is_symlink() and link.resolve() == target
+    assert [lab.stance for lab in read_labels(target, NAMES3)] == ["favor"]
+    assert read_skipped(target) and not (root / "labels" / "mine.csv.skipped").exists()
+    assert not (root / "labels" / "mine.csv.lock").exists()
+
+
 def test_loop_stops_at_end_of_input(tmp_path):
     from rich.console import Console
 

@@ -259,3 +259,107 @@ def test_forged_lexical_head_is_refused(tmp_path, change, message):
         StanceClassifier.load(
             tmp_path / "m", embedder=FakeEmbedder(), check_encoder=False
         )
+
+
+# ------------------------------------------ hand-edited and forged models (issue 15)
+
+
+def _shipped_copy(tmp_path, name="m"):
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    dst = tmp_path / name
+    shutil.copytree(root / "models" / "default", dst)
+    return dst
+
+
+def _edit_config(path, change, redigest=True):
+    import json
+
+    cfg = json.loads((path / "config.json").read_text())
+    change(cfg)
+    if redigest and "config_sha256" in cfg:
+        cfg["config_sha256"] = config_digest(cfg)
+    (path / "config.json").write_text(json.dumps(cfg, indent=2))
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        (
+            lambda c: c["lexical"].update(weight=1.5),
+            "'lexical.weight' must be between 0 and 1",
+        ),
+        (
+            lambda c: c["lexical"].update(weight=-0.2),
+            "'lexical.weight' must be between 0 and 1",
+        ),
+        (lambda c: c["head"].update(C=-1), "'head.C' must be a positive number"),
+        (lambda c: c["lexical"].update(C=0), "'lexical.C' must be a positive number"),
+        (
+            lambda c: c["head"].update(temperature=0),
+            "'head.temperature' must be a positive",
+        ),
+        (
+            lambda c: c["encoder"].update(backend="gpu"),
+            "'encoder.backend' must be one of",
+        ),
+        (
+            lambda c: c["lexical"].update(n_terms=5),
+            "'lexical.n_terms' is 5, but vocab.json",
+        ),
+    ],
+)
+def test_config_values_are_checked_at_load(tmp_path, change, problem):
+    """Row 8: a TF-IDF weight of 1.5 gave confidence 1.105 and negative scores."""
+    path = _shipped_copy(tmp_path)
+    _edit_config(path, change)
+    with pytest.raises(
+        ModelError, match=problem.replace("(", r"\(").replace(")", r"\)")
+    ):
+        StanceClassifier.load(path)
+
+
+def test_a_config_without_its_digest_is_refused_unless_trusted(tmp_path):
+    """Row 8: deleting `config_sha256` skipped the check."""
+    path = _shipped_copy(tmp_path)
+    _edit_config(path, lambda c: c.pop("config_sha256"), redigest=False)
+    with pytest.raises(ModelError, match="no config_sha256 .* --trust-unsigned"):
+        StanceClassifier.load(path)
+    assert StanceClassifier.load(path, trust_unsigned=True).lexical_weight > 0
+    # Trusted or not, the values are still checked.
+    _edit_config(path, lambda c: c["lexical"].update(weight=1.5), redigest=False)
+    with pytest.raises(ModelError, match="'lexical.weight' must be between 0 and 1"):
+        StanceClassifier.load(path, trust_unsigned=True)
+
+
+def test_a_head_of_the_wrong_width_is_refused_at_load(tmp_path):
+    """Row 14: a head for 100 features, hashes recomputed, loaded and failed later."""
+    from stance.files import sha256_file
+
+    path = _shipped_copy(tmp_path)
+    head = path / "head.npz"
+    data = dict(np.load(head))
+    data["coef"] = data["coef"][:, :100]
+    np.savez(head, **data)
+    _edit_config(path, lambda c: c["files"].update({"head.npz": sha256_file(head)}))
+    with pytest.raises(
+        ModelError, match="head takes 100 features, but the encoder gives 384"
+    ):
+        StanceClassifier.load(path)
+
+
+def test_cli_trust_unsigned(tmp_path):
+    from conftest import SEEDS, run_cli
+
+    path = _shipped_copy(tmp_path)
+    _edit_config(path, lambda c: c.pop("config_sha256"), redigest=False)
+    page = SEEDS / "000_da80d79405789213.txt"
+    res = run_cli("label", page, "--model", path, "-o", tmp_path / "a.jsonl")
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    assert "--trust-unsigned" in res.stderr and not (tmp_path / "a.jsonl").exists()
+    res = run_cli(
+        "label", page, "--model", path, "--trust-unsigned", "-o", tmp_path / "a.jsonl"
+    )
+    assert res.returncode == 0, res.stderr

@@ -1,5 +1,7 @@
 """Integration tests with the real packaged all-MiniLM-L6-v2 weights."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,132 @@ def test_int8_encoder_agrees_with_fp32_on_real_turns(forum_turns):
     large = [s for n, s in graphs.items() if not n.endswith("-int8.onnx")]
     assert small and large and max(small) < 0.4 * min(large)
     assert int8_enc.id == encoder_id("onnx-int8") != encoder_id("onnx")
+
+
+# ------------------------------------------------- a cache under attack (issue 15)
+
+
+class CountingEncoder:
+    """Deterministic DIM-sized vectors, counting the texts it encodes."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode(self, texts):
+        from stance.embed import DIM
+
+        self.calls += len(texts)
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i, len(t) % DIM] = 1.0
+        return out
+
+
+def _embedder(path):
+    emb = Embedder(cache=EmbeddingCache(path))
+    emb._encoder = CountingEncoder()
+    return emb
+
+
+def _filled_cache(tmp_path):
+    path = tmp_path / "cache" / "embeddings.sqlite"
+    emb = _embedder(path)
+    emb.embed(TEXTS)
+    emb.cache.close()
+    return path
+
+
+def _garbage(path):
+    path.write_bytes(b"this is not a database at all\n" * 200)
+
+
+def _bad_header(path):
+    data = bytearray(path.read_bytes())
+    data[:16] = b"SQLite format 2\x00"
+    path.write_bytes(bytes(data))
+
+
+def _truncated(path):
+    import sqlite3
+
+    db = sqlite3.connect(path)  # fold the WAL in, so the file holds the table
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    with open(path, "r+b") as fh:
+        fh.truncate(4096 + 100)  # first page whole, the table's pages cut
+
+
+@pytest.mark.parametrize("damage", [_garbage, _bad_header, _truncated])
+def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path, caplog, damage):
+    """Row 11: `internal error: DatabaseError`, for ever, without the file's name."""
+    path = _filled_cache(tmp_path)
+    damage(path)
+    emb = _embedder(path)
+    vecs = emb.embed(TEXTS)
+    assert vecs.shape == (3, 384) and emb._encoder.calls == 3
+    aside = sorted(p.name for p in path.parent.glob("embeddings.sqlite.corrupt-*"))
+    assert [a for a in aside if not a.endswith(("-wal", "-shm"))], aside
+    warnings = [r.getMessage() for r in caplog.records]
+    assert any(
+        f"{path}: corrupt embedding cache" in w and "rebuilding it" in w
+        for w in warnings
+    ), warnings
+    emb.cache.close()
+    again = _embedder(path)  # the rebuilt cache holds them
+    again.embed(TEXTS)
+    assert again._encoder.calls == 0
+
+
+def test_a_read_only_cache_is_read_but_not_written(tmp_path, caplog):
+    """Row 12: internal errors, even when every text was cached already."""
+    path = _filled_cache(tmp_path)
+    for p in path.parent.iterdir():
+        os.chmod(p, 0o444)
+    os.chmod(path.parent, 0o555)
+    try:
+        before = {p.name: p.read_bytes() for p in path.parent.iterdir()}
+        emb = _embedder(path)
+        emb.embed(TEXTS + ["a new text, never cached before"])
+        assert emb._encoder.calls == 1  # the three cached texts were read
+        assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
+        assert any(
+            "read, but new embeddings not saved" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        os.chmod(path.parent, 0o755)
+
+
+def test_a_full_cache_still_embeds_and_stops_writing(tmp_path, caplog):
+    path = _filled_cache(tmp_path)
+    emb = _embedder(path)
+    # SQLITE_FULL, as on a full disk: the file may not grow by a single page
+    pages = emb.cache.db.execute("PRAGMA page_count").fetchone()[0]
+    emb.cache.db.execute(f"PRAGMA max_page_count = {pages}")
+    many = [f"new text number {i} " + "x" * 300 for i in range(400)]
+    vecs = emb.embed(many)
+    assert vecs.shape == (400, 384)
+    assert not emb.cache.writable
+    assert any("cannot be written" in r.getMessage() for r in caplog.records)
+    assert emb.embed(TEXTS).shape == (3, 384)  # still read
+
+
+def test_a_cache_path_that_is_a_file_is_a_one_line_error(tmp_path):
+    from conftest import SEEDS, run_cli
+
+    afile = tmp_path / "cache"
+    afile.write_text("a file, not a folder")
+    res = run_cli(
+        "label",
+        SEEDS / "000_da80d79405789213.txt",
+        "-o",
+        tmp_path / "out.jsonl",
+        env={"STANCE_CACHE": str(afile)},
+    )
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        f"error: {afile}: embedding cache folder is a file (set STANCE_CACHE to a "
+        "folder)"
+    ]
+    assert afile.read_text() == "a file, not a folder"
+    assert not (tmp_path / "out.jsonl").exists()

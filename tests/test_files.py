@@ -302,7 +302,8 @@ def test_killed_label_output_is_old_or_new_never_partial(tmp_path, suffix):
     mid = kill_loop("output", path, lambda: state["v"] + 1, check, seed=7, kills=kills)
     assert mid >= kills // 2
     assert state["v"] > 0
-    assert expand_paths([tmp_path]) == [path]  # leftovers are hidden from readers
+    # leftovers are hidden from readers (refs/ is a subfolder of references)
+    assert expand_paths([tmp_path], recursive=False) == [path]
     write_rows(path, output_rows(0))
     assert hidden(tmp_path) == []  # and removed by the next write
 
@@ -386,3 +387,265 @@ def test_write_failures_name_the_output_but_read_failures_pass_through(tmp_path)
         fh.write("partial")
         open(tmp_path / "missing-input.txt")  # the caller's problem, not the output's
     assert not out.exists() and hidden(tmp_path) == []
+
+
+# ------------------------------------------- outputs the user owns (issue 15)
+
+
+def test_write_to_dev_null_keeps_the_device(tmp_path):
+    """As root, a rename over /dev/null would replace the device by a file."""
+    before = os.stat("/dev/null")
+    atomic_write_text("/dev/null", "nothing to keep\n")
+    write_rows(Path("/dev/null"), output_rows(0, n=3))
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_write_to_dev_full_is_a_one_line_error():
+    with pytest.raises(InputError, match="/dev/full: cannot write: No space left"):
+        atomic_write_text("/dev/full", "x" * 100)
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_a_fifo_gets_the_whole_output_and_stays_a_fifo(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = {}
+
+    def read():
+        with open(fifo, "rb") as fh:
+            got["data"] = fh.read()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    write_rows(fifo, output_rows(0, n=50))
+    reader.join(timeout=30)
+    ref = tmp_path / "ref.jsonl"
+    write_rows(ref, output_rows(0, n=50))
+    assert got["data"] == ref.read_bytes()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert hidden(tmp_path) == []
+
+
+def test_a_link_to_proc_self_fd_1_writes_stdout_and_stays_a_link(tmp_path):
+    link = tmp_path / "out.jsonl"
+    link.symlink_to("/proc/self/fd/1")
+    page = tmp_path / "p.txt"
+    page.write_text("The pact was a crime against Poland, plain and simple.\n")
+    res = run_cli("parse", page, "-o", link)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["text"].startswith("The pact was a crime")
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "p.txt"]
+
+
+def test_dash_is_stdout(tmp_path):
+    page = tmp_path / "p.txt"
+    page.write_text("The pact was a crime against Poland, plain and simple.\n")
+    res = run_cli("parse", page, "-o", "-")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["text"].startswith("The pact")
+    assert not (ROOT / "-").exists()
+
+
+def test_stdout_gets_nothing_when_a_later_row_fails(capfd):
+    """Rows go to stdout only once all are there (issue 15 row 9)."""
+
+    def rows():
+        yield from output_rows(0, n=5000)
+        raise InputError("late.jsonl", "duplicate id 'x' (ids must be unique)", 9)
+
+    with pytest.raises(InputError, match="late.jsonl line 9"):
+        write_rows(None, rows())
+    assert capfd.readouterr().out == ""
+    assert write_rows(None, output_rows(0, n=3)) == 3
+    assert len(capfd.readouterr().out.splitlines()) == 3
+
+
+def test_a_symlinked_output_writes_its_target_and_keeps_the_link(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "out.jsonl"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    link = tmp_path / "mine.jsonl"
+    link.symlink_to(target)
+    write_rows(link, output_rows(0, n=2))
+    assert link.is_symlink() and link.resolve() == target
+    assert len(target.read_text().splitlines()) == 2
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert hidden(tmp_path) == [] and hidden(shared) == []
+    dangling = tmp_path / "new.jsonl"
+    dangling.symlink_to(shared / "new-target.jsonl")
+    write_rows(dangling, output_rows(0, n=1))
+    assert dangling.is_symlink() and (shared / "new-target.jsonl").is_file()
+
+
+def test_atomic_directory_keeps_the_mode_of_the_directory_it_replaces(tmp_path):
+    target = tmp_path / "model"
+    with atomic_directory(target) as d:
+        (d / "a").write_text("1")
+    os.chmod(target, 0o755)
+    os.chmod(target / "a", 0o644)
+    with atomic_directory(target) as d:
+        (d / "a").write_text("2")
+        (d / "b").write_text("3")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # not mkdtemp's 0700
+    assert stat.S_IMODE((target / "a").stat().st_mode) == 0o644
+    old = os.umask(0o027)
+    try:
+        with atomic_directory(tmp_path / "fresh") as d:
+            (d / "a").write_text("1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o750
+
+
+def _tree(directory: Path) -> dict:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _tiny_model():
+    from test_classify import fitted
+
+    return fitted()
+
+
+def test_train_output_never_replaces_a_folder_of_user_files(tmp_path):
+    """Issue 15 rows 1 and 2: `-o labels` used to swap the label folder out."""
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "seeds.csv").write_text("text,stance\nsome text,favor\n")
+    (labels / "schema.toml").write_text('name = "x"\n')
+    before = _tree(labels)
+    with pytest.raises(InputError, match="not a stance model folder"):
+        _tiny_model().save(labels)
+    assert _tree(labels) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+    # A model folder the user added a file to is refused as well.
+    model = tmp_path / "model"
+    _tiny_model().save(model)
+    (model / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="also holds notes.txt"):
+        _tiny_model().save(model)
+    assert (model / "notes.txt").read_text() == "mine"
+
+
+def test_train_cli_refuses_a_label_folder_before_any_work(tmp_path):
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for f in ("seeds.csv", "schema.toml"):
+        (labels / f).write_bytes((ROOT / "labels" / f).read_bytes())
+    before = _tree(labels)
+    t0 = time.perf_counter()
+    res = run_cli("train", labels / "seeds.csv", "-o", labels)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: {labels}: not a stance model folder (it holds schema.toml, "
+        "seeds.csv); not replacing it: train into a new folder or an existing "
+        "model folder"
+    ]
+    assert time.perf_counter() - t0 < 30  # refused before cross-validation
+    assert _tree(labels) == before
+
+
+def test_a_replaced_model_is_kept_as_dir_prev(tmp_path):
+    from stance.classify import StanceClassifier
+
+    target = tmp_path / "model"
+    first = _tiny_model()
+    first.save(target, extra_config={"v": 1})
+    os.chmod(target, 0o755)
+    _tiny_model().save(target, extra_config={"v": 2})
+    prev = tmp_path / "model.prev"
+    assert StanceClassifier.load(prev, check_encoder=False).config_["v"] == 1
+    assert StanceClassifier.load(target, check_encoder=False).config_["v"] == 2
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # issue 15 row 18
+    _tiny_model().save(target, extra_config={"v": 3})
+    assert StanceClassifier.load(prev, check_encoder=False).config_["v"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.prev"]
+    # A `.prev` that is not a model is the user's: refused, nothing replaced.
+    shutil_rmtree(prev)
+    prev.mkdir()
+    (prev / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="model.prev: not a stance model folder"):
+        _tiny_model().save(target, extra_config={"v": 4})
+    assert StanceClassifier.load(target, check_encoder=False).config_["v"] == 3
+    assert (prev / "keep.txt").read_text() == "mine"
+
+
+def test_a_symlinked_model_folder_is_replaced_behind_the_link(tmp_path):
+    from stance.classify import StanceClassifier
+
+    real = tmp_path / "v3"
+    _tiny_model().save(real, extra_config={"v": 1})
+    link = tmp_path / "current"
+    link.symlink_to(real)
+    _tiny_model().save(link, extra_config={"v": 2})
+    assert link.is_symlink() and link.resolve() == real
+    assert StanceClassifier.load(real, check_encoder=False).config_["v"] == 2
+    assert (tmp_path / "v3.prev").is_dir()
+
+
+def shutil_rmtree(path):
+    import shutil
+
+    shutil.rmtree(path)
+
+
+# ------------------------------------------- real pages re-encoded (issue 15)
+
+ENCODINGS = Path(__file__).with_name("fixtures") / "encodings"
+MANIFEST = json.loads((ENCODINGS / "manifest.json").read_text(encoding="utf-8"))
+# Measured (`python tests/fixtures/encodings/make.py --measure`): a 1.4 KB
+# English page with 13 Cyrillic letters in KOI8-R is read as cp1256.
+MISREAD = {"citizenwald.koi8-r.txt": 13}
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_real_pages_re_encoded_are_read_back(case, caplog):
+    """Rows 5 and 6: cp1250 read as cp1252 ("Mo³otow"); one stray byte in
+    UTF-8 read the page as mac_iceland."""
+    import sys
+
+    sys.path.insert(0, str(ENCODINGS))
+    from make import expected
+
+    data = (ENCODINGS / case["file"]).read_bytes()
+    want = expected(case["source"], case["encoding"], case["stray"])
+    got, used = decode_bytes(data, case["file"])
+    wrong = sum(a != b for a, b in zip(got, want, strict=True))
+    assert wrong == MISREAD.get(case["file"], 0), used
+    if case["stray"]:
+        n = sum(case["stray"].values())
+        assert used == f"utf-8 ({n} bad byte{'s' if n > 1 else ''} replaced)"
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{case['file']}: {n} byte{'s' if n > 1 else ''} not UTF-8, shown as \ufffd"
+        ]
+    else:
+        assert not caplog.records
+
+
+def test_the_fixtures_are_what_make_py_writes():
+    import sys
+
+    sys.path.insert(0, str(ENCODINGS))
+    from make import FIXTURES, encoded
+
+    assert [c["file"] for c in MANIFEST] == [f[0] for f in FIXTURES]
+    for name, source, encoding, stray in FIXTURES:
+        assert (ENCODINGS / name).read_bytes() == encoded(source, encoding, stray)
+
+
+def test_a_legacy_page_is_not_taken_for_utf8_with_stray_bytes():
+    """A cp1252 page has no valid UTF-8 sequences to outnumber its bad bytes."""
+    text = "Le café, la tête, naïvement: « déjà vu » à Moscou en 1939.\n" * 5
+    got, used = decode_bytes(text.encode("cp1252"), "fr.txt")
+    assert (got, used) == (text, "cp1252")

@@ -257,3 +257,20 @@ def test_export_then_label_studio_then_import_round_trips(project):
     assert res.returncode == 0, res.stderr
     again = {t["data"]["id"] for t in json.loads((root / "t2.json").read_text())}
     assert not again & {t["data"]["id"] for t in tasks}
+
+
+def test_import_into_a_cp1252_label_file_is_a_one_line_error(tmp_path):
+    """Issue 15 row 15: UnicodeDecodeError came out as an internal error."""
+    target = tmp_path / "labels.csv"
+    target.write_bytes(
+        "text,stance\r\nLe pacte signé à Moscou,favor\r\n".encode("cp1252")
+    )
+    before = target.read_bytes()
+    src = tmp_path / "p.jsonl"
+    src.write_text('{"text": "A new text", "label": "none", "answer": "accept"}\n')
+    res = run_cli("labels", "import", src, "--to", target)
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        f"error: {target}: not UTF-8: convert it (to UTF-8) before adding labels to it"
+    ]
+    assert target.read_bytes() == before

@@ -220,3 +220,53 @@ def test_label_groups_conversation_else_source():
         Label("c", "none", file="labels/f.csv"),
     ]
     assert label_groups(labs) == ["c1", "p.txt", "f.csv"]
+
+
+def test_a_symlinked_label_file_is_written_through_and_locked_at_its_target(
+    tmp_path,
+):
+    """Issue 15 row 4: the link became a local file and the lock was per link."""
+    import subprocess
+    import sys
+
+    from stance.labels import label_lock, remove_label
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "team.csv"
+    append_label(target, {"text": "first shared label", "stance": "favor"})
+    os.chmod(target, 0o664)
+    mine = tmp_path / "mine.csv"
+    mine.symlink_to(target)
+    assert label_lock(mine).lock_file == label_lock(target).lock_file
+    append_label(mine, {"text": "added through the link", "stance": "none"})
+    assert mine.is_symlink() and mine.resolve() == target
+    assert [lab.text for lab in read_labels(target, NAMES)] == [
+        "first shared label",
+        "added through the link",
+    ]
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o664)
+    assert remove_label(mine, {"text": "added through the link", "stance": "none"})
+    assert mine.is_symlink() and len(read_labels(target, NAMES)) == 1
+    assert not (tmp_path / "mine.csv.lock").exists()
+
+    # Writers through the link and writers on the file wait for each other.
+    writer = ROOT / "tests" / "killed_writer.py"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(writer), "append", str(path), str(w), "25"],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w, path in enumerate([mine, target, mine, target])
+    ]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    got = [lab.text for lab in read_labels(target, NAMES)]
+    assert len(got) == 1 + 100
+    for w in range(4):
+        assert [t for t in got if t.startswith(f"writer {w} ")] == [
+            f"writer {w} label {i}" for i in range(25)
+        ]
+    assert mine.is_symlink()

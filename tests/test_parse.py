@@ -1,5 +1,7 @@
+import os
+
 import pytest
-from conftest import SEEDS, shared_thread_files
+from conftest import SEEDS, run_cli, shared_thread_files
 
 from stance.errors import InputError
 from stance.normalize import normalize_text
@@ -294,3 +296,244 @@ def test_single_line_page_of_5_mb_is_parsed_whole(tmp_path):
     res = parse_paths([p])
     assert len(res.turns) == 1 and not res.dropped
     assert res.turns[0].text == " ".join(text.split())
+
+
+# ----------------------------------------------- odd structured inputs (issue 15)
+
+
+def test_turns_without_text_are_skipped_alike_in_jsonl_and_csv(tmp_path, caplog):
+    """Row 10: an empty JSONL text was labelled `none` at 0.81 confidence."""
+    jl = tmp_path / "t.jsonl"
+    jl.write_text(
+        '{"id": "1", "text": "The pact was signed in Moscow."}\n'
+        '{"id": "2", "text": ""}\n{"id": "3", "text": " \\n "}\n'
+    )
+    cs = tmp_path / "t.csv"
+    cs.write_text('id,text\n1,The pact was signed in Moscow.\n2,""\n3," "\n')
+    for path, lines in ((jl, "2, 3"), (cs, "3, 4")):
+        caplog.clear()
+        turns = parse_paths([path]).turns
+        assert [t.id for t in turns] == ["1"]
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{path}: 2 turns without text skipped (lines {lines})"
+        ]
+    from stance.predict import iter_turns
+
+    assert [t.id for t in iter_turns([jl])] == [t.id for t in iter_turns([cs])]
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "meta,problem",
+    [
+        ({"sources": "page.txt"}, "'meta.sources' must be a list of objects"),
+        ({"sources": [{"file": 3}]}, "'meta.sources[].file' must be a string"),
+        ({"sources": [{"line": "7"}]}, "'meta.sources[].line' must be an integer"),
+        ({"quotes": {"text": "x"}}, "'meta.quotes' must be a list of objects"),
+        ({"kind": ["post"]}, "'meta.kind' must be a string"),
+        ({"number": "12"}, "'meta.number' must be an integer"),
+        ({"x": _nested(70)}, "nested deeper than 64"),
+    ],
+)
+def test_odd_meta_types_are_one_line_errors(tmp_path, meta, problem):
+    """Row 16: `report` crashed on a `meta.sources` string."""
+    import json
+
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps({"id": "1", "text": "some text", "meta": meta}) + "\n")
+    with pytest.raises(InputError, match="line 1: not a turn: ") as err:
+        parse_paths([p])
+    assert problem in str(err.value)
+    c = tmp_path / "t.csv"
+    c.write_text(
+        'id,text,meta\n1,some text,"' + json.dumps(meta).replace('"', '""') + '"\n'
+    )
+    with pytest.raises(InputError, match="line 2: not a turn: "):
+        parse_paths([c])
+
+
+def test_json_nested_too_deeply_is_one_line_error(tmp_path):
+    """Row 13: RecursionError came out as an internal error."""
+    deep = "[" * 100000 + "]" * 100000
+    p = tmp_path / "t.jsonl"
+    p.write_text(
+        '{"id": "1", "text": "x"}\n{"id": "2", "text": "y", "meta": {"a": '
+        + deep
+        + "}}\n"
+    )
+    with pytest.raises(InputError, match="t.jsonl line 2: JSON nested too deeply"):
+        parse_paths([p])
+
+
+def test_a_csv_field_over_128_kib_is_read(tmp_path):
+    """Row 17: csv's default field limit refused stance's own output."""
+    import csv
+
+    p = tmp_path / "big.csv"
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text"])
+        w.writerow(["1", "short first turn of the file."])
+        w.writerow(["2", "word " * 60000])
+    assert [len(t.text) for t in parse_paths([p]).turns] == [29, 299999]
+
+
+# ------------------------------------------------- folders, devices, FIFOs
+
+
+def _pages(tmp_path):
+    """in/a.txt, in/sub/b.txt, in/sub/deeper/c.txt: three real seed pages."""
+    pages = sorted(SEEDS.glob("*.txt"))[:3]
+    folder = tmp_path / "in"
+    for page, rel in zip(
+        pages, ["a.txt", "sub/b.txt", "sub/deeper/c.txt"], strict=True
+    ):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(page.read_bytes())
+    return folder
+
+
+def test_subfolders_are_read_unless_not_recursive(tmp_path):
+    """Row: subfolders of an input folder were silently ignored ("1 pages")."""
+    from stance.parse import expand_paths
+
+    folder = _pages(tmp_path)
+    (folder / "sub" / ".hidden").mkdir()
+    (folder / "sub" / ".hidden" / "x.txt").write_text("never read, a dot-folder")
+    os.symlink(folder, folder / "sub" / "loop")  # a symlinked folder is not followed
+    rel = [str(p.relative_to(folder)) for p in expand_paths([folder])]
+    assert rel == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    assert [p.name for p in expand_paths([folder], recursive=False)] == ["a.txt"]
+    assert len(parse_paths([folder]).pages) == 3
+    # A folder and a subfolder both given: every file read once.
+    assert len(expand_paths([folder, folder / "sub", folder / "a.txt"])) == 3
+    res = run_cli("parse", folder, "--no-recursive", "-o", tmp_path / "t.jsonl")
+    assert res.returncode == 0 and res.stderr.startswith("1 pages"), res.stderr
+
+
+def test_skip_bad_continues_past_bad_files_and_lists_them(tmp_path):
+    folder = _pages(tmp_path)
+    (folder / "sub" / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    (folder / "empty.txt").write_text("")
+    (folder / "dup.jsonl").write_text(
+        '{"id": "x", "text": "one"}\n{"id": "x", "text": "two"}\n'
+    )
+    res = run_cli("parse", folder, tmp_path / "missing.txt", "-o", tmp_path / "t.jsonl")
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    res = run_cli(
+        "parse",
+        folder,
+        tmp_path / "missing.txt",
+        "--skip-bad",
+        "-o",
+        tmp_path / "t.jsonl",
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("3 pages")
+    assert lines[1:] == [
+        "4 bad files skipped:",
+        f"  {tmp_path / 'missing.txt'}: no such file or directory",
+        f"  {folder / 'dup.jsonl'} line 2: duplicate id 'x' (ids must be unique)",
+        f"  {folder / 'empty.txt'}: empty file",
+        f"  {folder / 'sub' / 'blob.bin'}: binary file (NUL bytes), not text",
+    ]
+    bad_only = run_cli("parse", folder / "empty.txt", "--skip-bad")
+    assert bad_only.returncode == 2
+    assert bad_only.stderr.splitlines() == [
+        f"error: {folder / 'empty.txt'}: no usable input: 1 bad file skipped "
+        f"(first: {folder / 'empty.txt'}: empty file)"
+    ]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_character_devices_given_as_input_are_read_with_limits(device):
+    """Row: /dev/zero was read until MemoryError (2.7 GB)."""
+    import time
+
+    t0 = time.perf_counter()
+    expected = "empty file" if device == "/dev/null" else "binary stream"
+    with pytest.raises(InputError, match=f"{device}: {expected}"):
+        read_page(device)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
+    """Row: a FIFO with no writer hung for ever."""
+    import threading
+
+    import stance.files
+
+    fifo = tmp_path / "page.txt"
+    os.mkfifo(fifo)
+    page = sorted(SEEDS.glob("*.txt"))[0]
+
+    def write():
+        try:
+            with open(fifo, "wb") as fh:
+                fh.write(page.read_bytes())
+        except BrokenPipeError:  # the reader gave up past its size limit
+            pass
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert [t.text for t in read_page(fifo).turns] == [
+        t.text for t in read_page(page).turns
+    ]
+    writer.join()
+    monkeypatch.setattr(stance.files, "FIFO_WAIT_S", 0.5)
+    with pytest.raises(InputError, match="page.txt: FIFO with no writer for 0.5 s"):
+        read_page(fifo)
+    monkeypatch.setattr(stance.files, "MAX_STREAM_BYTES", 1000)
+    writer = threading.Thread(target=write)
+    writer.start()
+    with pytest.raises(InputError, match="stream longer than 0 MiB"):
+        read_page(fifo)
+    writer.join()
+
+
+# ------------------------------------------------ scripts without spaces (row 7)
+
+CHINESE = [
+    "苏德互不侵犯条约于一九三九年八月二十三日在莫斯科签订。",
+    "很多人认为这个条约为第二次世界大战打开了大门，波兰因此被瓜分。",
+    "也有人说，苏联只是在为自己争取时间，因为英国和法国拒绝了结盟。",
+]
+
+
+def test_a_chinese_page_is_text_not_site_chrome(tmp_path):
+    """Row 7: a Chinese-only page was "all site chrome"."""
+    turns, dropped = parse_page_text("\n\n".join(CHINESE) + "\n", "zh.txt")
+    assert [t.text for t in turns] == CHINESE
+    assert dropped == []
+
+
+def test_chinese_paragraphs_in_an_english_page_are_kept(tmp_path):
+    """Row 7: they were dropped as "fragment (under 4 words)"."""
+    page = (
+        "The pact was signed in Moscow on 23 August 1939, and Poland paid.\n\n"
+        + "\n\n".join(CHINESE)
+        + "\n\n好的\n\nShare\n"
+    )
+    turns, dropped = parse_page_text(page, "mixed.txt")
+    assert [t.text for t in turns][1:] == CHINESE
+    assert [(d.text, d.rule.split(" ")[0]) for d in dropped] == [
+        ("好的", "fragment"),  # two characters, no sentence end: still a fragment
+        ("Share", "action"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line,words",
+    [("one two three", 3), ("苏德条约", 4), ("pact 苏德", 3), ("ภาษาไทย", 7)],
+)
+def test_word_count_counts_characters_of_scripts_without_spaces(line, words):
+    from stance.parse import word_count
+
+    assert word_count(line, 10) == words

@@ -20,7 +20,9 @@ ENV = {"STANCE_SCHEMA": str(SCHEMA_FILE)}
 def _long_seed_text() -> str:
     from stance.parse import parse_paths
 
-    return next(t.text for t in parse_paths([SEEDS]).turns if len(t.text) > 250)
+    return next(
+        t.text for t in parse_paths([SEEDS], recursive=False).turns if len(t.text) > 250
+    )
 
 
 def _write(path, rows):

@@ -71,7 +71,9 @@ def _edited_copy(text: str) -> str:
 def test_duplicate_groups_against_labels_and_each_other():
     from stance.parse import parse_paths
 
-    texts = [t.text for t in parse_paths([SEEDS]).turns if len(t.text) > 200][:4]
+    texts = [
+        t.text for t in parse_paths([SEEDS], recursive=False).turns if len(t.text) > 200
+    ][:4]
     labelled = [texts[0]]
     batch = [_edited_copy(texts[0]), texts[1], _edited_copy(texts[1]), texts[2]]
     groups = duplicate_groups(batch, labelled)
