@@ -85,6 +85,12 @@ def shared_thread_files():
     )
 
 
+CLI_TIMEOUT_S = 600
+# `stance train` fits hundreds of small regressions; on this 2-core machine
+# shared with other test runs (load 8-12) a 177-label train took over 600 s.
+TRAIN_TIMEOUT_S = 1800
+
+
 def run_cli(*args, cwd=None, input=None, env=None):
     """Run the real CLI in a subprocess; return CompletedProcess."""
     full_env = {**os.environ, **(env or {})}
@@ -95,7 +101,7 @@ def run_cli(*args, cwd=None, input=None, env=None):
         text=True,
         capture_output=True,
         env=full_env,
-        timeout=600,
+        timeout=TRAIN_TIMEOUT_S if "train" in map(str, args[:1]) else CLI_TIMEOUT_S,
     )
 
 

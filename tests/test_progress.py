@@ -96,7 +96,7 @@ def test_train_shows_its_stages_at_a_terminal(tmp_path):
         w.writeheader()
         w.writerows(rows)
     code, out, tty = run_at_terminal(
-        "train", "--repeats", 1, "-o", tmp_path / "m", cwd=tmp_path
+        "train", "--repeats", 1, "-o", tmp_path / "m", cwd=tmp_path, timeout=1800
     )
     assert code == 0, tty
     for stage in ("embedding labels", "cross-validation", "final fit on all labels"):
