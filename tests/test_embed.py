@@ -215,3 +215,52 @@ def test_a_cache_path_that_is_a_file_is_a_one_line_error(tmp_path):
     ]
     assert afile.read_text() == "a file, not a folder"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_the_cli_labels_with_a_corrupt_or_read_only_cache(tmp_path):
+    """Rows 11 and 12 through `stance label`, with the real encoder."""
+    import shutil
+
+    from conftest import SEEDS, run_cli
+
+    page = SEEDS / "000_da80d79405789213.txt"
+    cache = tmp_path / "cache"
+    shutil.copytree(
+        os.environ["STANCE_CACHE"], cache, ignore=shutil.ignore_patterns("*.sqlite*")
+    )
+    env = {"STANCE_CACHE": str(cache)}
+    first = run_cli("label", page, "-o", tmp_path / "first.jsonl", env=env)
+    assert first.returncode == 0, first.stderr
+    db = cache / "embeddings.sqlite"
+    saved = {p.name: p.read_bytes() for p in cache.glob("embeddings.sqlite*")}
+    for p in cache.glob("embeddings.sqlite*"):
+        p.unlink()
+    db.write_bytes(b"garbage, not a database\n" * 100)
+    res = run_cli("label", page, "-o", tmp_path / "again.jsonl", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "corrupt embedding cache" in res.stderr and "rebuilding it" in res.stderr
+    assert list(cache.glob("embeddings.sqlite.corrupt-*"))
+    assert (tmp_path / "again.jsonl").read_bytes() == (
+        tmp_path / "first.jsonl"
+    ).read_bytes()
+
+    for p in cache.glob("embeddings.sqlite*"):
+        p.unlink()
+    for name, data in saved.items():  # every text of the page cached
+        (cache / name).write_bytes(data)
+    for p in cache.rglob("*"):
+        os.chmod(p, 0o555 if p.is_dir() else 0o444)
+    os.chmod(cache, 0o555)
+    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    try:
+        res = run_cli("label", page, "-o", tmp_path / "ro.jsonl", env=env)
+    finally:
+        os.chmod(cache, 0o755)
+    assert res.returncode == 0, res.stderr
+    assert "read, but new embeddings not saved" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
+    assert (tmp_path / "ro.jsonl").read_bytes() == (
+        tmp_path / "first.jsonl"
+    ).read_bytes()
