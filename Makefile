@@ -43,7 +43,7 @@ bench-levers: $(STAMP)
 	$(BIN)/python bench/levers.py
 
 bench-curve-methods: $(STAMP)
-	$(BIN)/python bench/learning_curve.py --methods --seeds 3
+	$(BIN)/python bench/learning_curve.py --methods --seeds 3 --sizes 100,200,400,800,1600
 
 lint: $(STAMP)
 	$(BIN)/ruff check stance tests bench

@@ -203,7 +203,7 @@ def method_predictors(texts, X, y, groups, sides):
     }
 
 
-def run_methods(n_seeds: int, progress=NO_PROGRESS) -> dict:
+def run_methods(n_seeds: int, progress=NO_PROGRESS, sizes_=SIZES) -> dict:
     """Macro-F1 against training labels (random order) for each train method."""
     from stance.evaluate import grouped_folds, metrics
 
@@ -212,7 +212,7 @@ def run_methods(n_seeds: int, progress=NO_PROGRESS) -> dict:
     embed_s = time.perf_counter() - t0
     names, sides = list(schema.names), list(schema.sides)
     methods = method_predictors(texts, X, y, groups, sides)
-    sizes = [*SIZES, "all"]
+    sizes = [*sizes_, "all"]
     scores = {m: {str(n): [] for n in sizes} for m in methods}
     fit_s = {m: {str(n): [] for n in sizes} for m in methods}
     n_train = []
@@ -363,6 +363,11 @@ def main() -> None:
         "--methods", action="store_true", help="curve of each train method instead"
     )
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="with --methods: training-label counts, comma-separated (all is added)",
+    )
     args = ap.parse_args()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -386,12 +391,14 @@ def main() -> None:
 
 
 def main_methods(args, out: Path, progress=NO_PROGRESS) -> None:
-    res = run_methods(args.seeds, progress)
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    res = run_methods(args.seeds, progress, sizes)
     (out / "method_curve.json").write_text(json.dumps(res, indent=2) + "\n")
     plot(res, out / "method_curve.png", METHOD_COLORS, suffix="")
     head = (
         f"Command: `make bench-curve-methods` (python bench/learning_curve.py "
-        f"--methods --seeds {res['seeds']}); {res['n_labels']} labels from "
+        f"--methods --seeds {res['seeds']} --sizes "
+        f"{','.join(res['sizes'][:-1])}); {res['n_labels']} labels from "
         f"{res['n_conversations']} conversations; {res['seeds']} seeds × {N_FOLDS} "
         "grouped folds, labels taken in random order inside the training folds, "
         "every method on the same labels; hyperparameters chosen inside those "

@@ -86,17 +86,14 @@ def test_previous_metrics_are_those_of_the_previous_models_own_method(tmp_path):
 @pytest.mark.slow
 def test_one_command_reproduces_the_shipped_models_metrics(tmp_path):
     """The model card's command, on the shipped labels, gives the shipped table."""
+    import re
+    import shlex
+
     shipped = json.loads((ROOT / "models" / "default" / "config.json").read_text())
-    res = run_cli(
-        "train",
-        "--threads",
-        "seeds",
-        "--threads",
-        "seeds/threads",
-        "-o",
-        tmp_path / "model",
-        "--json",
-    )
+    card = (ROOT / "models" / "default" / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"Reproduce: `stance ([^`]*)`", card).group(1)
+    assert command.split()[0] == "train"
+    res = run_cli(*shlex.split(command), "-o", tmp_path / "model", "--json")
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
     assert got["n_labels"] == shipped["training"]["n_labels"]
