@@ -78,11 +78,12 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 def shared_thread_files():
-    return sorted(
-        p
-        for p in THREADS.iterdir()
-        if p.suffix == ".txt" and not p.name.startswith(("ga_", "gb_"))
-    )
+    """The 30 shared thread pages: ../shared/threads, or their copies in
+    seeds/threads (named in its SOURCES.tsv; the gathered pages have their own)."""
+    if THREADS != SEEDS / "threads":
+        return sorted(p for p in THREADS.iterdir() if p.suffix == ".txt")
+    listed = (THREADS / "SOURCES.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return sorted(THREADS / line.split("\t")[0] for line in listed if line.strip())
 
 
 CLI_TIMEOUT_S = 600

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, THREADS, count_case
+from conftest import ROOT, count_case, shared_thread_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +45,7 @@ FUZZ = settings(
 )
 TMP = Path(tempfile.mkdtemp(prefix="stance-fuzz-"))
 atexit.register(shutil.rmtree, TMP, True)
-REAL_PAGES = sorted(p for p in THREADS.glob("*.txt"))
+REAL_PAGES = shared_thread_files()
 REAL_LINES = sorted(
     {
         line.strip()
