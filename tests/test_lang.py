@@ -38,8 +38,21 @@ def test_every_turn_of_a_real_foreign_page_is_recognised(page):
 
 
 def test_no_english_turn_of_the_shipped_pages_is_taken_for_another_language():
-    """804 turns, many short (names, 'To:', titles): none is left unlabelled."""
-    turns = parse_paths([SEEDS, SEEDS / "threads"]).turns
+    """804 turns, many short (names, 'To:', titles): none is left unlabelled.
+
+    The pages of the first 805 labels (seeds, the shared threads, ga_ and gb_),
+    all English. The pages gathered later hold some real German, Polish, Russian
+    and Swedish lines, which are meant to be found."""
+    first = [
+        p
+        for p in sorted((SEEDS / "threads").glob("*.txt"))
+        if not (
+            p.name[:1] == "g"
+            and p.name[2:3] == "_"
+            and p.name[:3] not in ("ga_", "gb_")
+        )
+    ]
+    turns = parse_paths([*sorted(SEEDS.glob("*.txt")), *first]).turns
     assert len(turns) > 700
     langs = {t.meta["lang"] for t in turns}
     assert langs <= {"en", UNDETERMINED}, langs
