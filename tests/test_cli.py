@@ -84,6 +84,8 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         tmp_path / "model",
         "--threads",
         SEEDS,
+        "--repeats",  # one split: the plumbing is under test, not the scores
+        1,
         env=env,
     )
     assert res.returncode == 0, res.stderr
@@ -99,7 +101,10 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
     assert cfg["classes"] and "label_files" in cfg and cfg["metrics"]
     card = (tmp_path / "model" / "README.md").read_text()
-    assert "Reproduce: `stance train --threads seeds` on the label files" in card
+    assert (
+        "Reproduce: `stance train --threads seeds --repeats 1` on the label files"
+        in card
+    )
     assert "| train s/fold | label turns/s |" in card
 
     out = tmp_path / "out.jsonl"
