@@ -84,6 +84,8 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
         "-o",
         tmp_path / "model",
         *[a for page in sorted(SEEDS.glob("*.txt")) for a in ("--threads", page)],
+        "--repeats",  # one split: the plumbing is under test, not the scores
+        1,
         env=env,
     )
     assert res.returncode == 0, res.stderr
