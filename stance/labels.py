@@ -193,15 +193,19 @@ def load_labels(paths: Iterable[str | Path], allowed: Sequence[str]) -> list[Lab
     return list(merged.values())
 
 
-def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str]:
-    """Turn id -> stance, joined by normalised text."""
-    by_key = {label.key: label.stance for label in labels}
+def join_by_text(turns: Iterable[Turn], by_key: dict) -> dict:
+    """Turn id -> the value stored under the turn's normalised text."""
     out = {}
     for turn in turns:
-        stance = by_key.get(normalize_text(turn.text))
-        if stance is not None:
-            out[turn.id] = stance
+        found = by_key.get(normalize_text(turn.text))
+        if found is not None:
+            out[turn.id] = found
     return out
+
+
+def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str]:
+    """Turn id -> stance, joined by normalised text."""
+    return join_by_text(turns, {label.key: label.stance for label in labels})
 
 
 def read_for_update(path: Path) -> str:

@@ -150,8 +150,7 @@ def label_file_status(path: Path, model, heldout: Sequence[Path], root: Path) ->
 def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
     """Turn id -> (stance, label file, status) for every turn a project label
     file labels (labels/*.csv and labels/heldout/*.csv), joined by text."""
-    from .labels import heldout_label_files, read_label_rows
-    from .normalize import normalize_text
+    from .labels import heldout_label_files, join_by_text, read_label_rows
     from .schema import project_root
     from .suggest import project_label_files
 
@@ -166,12 +165,7 @@ def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
             shown = str(f)
         for lab in read_label_rows(f, schema.names)[0]:
             by_key.setdefault(lab.key, (lab.stance, shown, status))
-    out = {}
-    for t in turns:
-        found = by_key.get(normalize_text(t.text))
-        if found is not None:
-            out[t.id] = found
-    return out
+    return join_by_text(turns, by_key)
 
 
 def key_arguments(rows: Sequence[dict], vectors: np.ndarray, side: str, k: int) -> list:
