@@ -78,6 +78,9 @@ def turns(draw):
             "sources": [{"file": draw(name), "line": draw(st.integers(1, 10**6))}],
             "quotes": draw(st.lists(st.fixed_dictionaries({"text": text}), max_size=1)),
             "extra": draw(json_value),
+            # every turn stance writes carries its language (`lang.py`); a
+            # turn read without one gets it detected, which is not a round trip
+            "lang": draw(st.sampled_from(["en", "ru", "pl", "und"])),
         }
         out.append(
             Turn(
