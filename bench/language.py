@@ -6,7 +6,7 @@ SOURCES.tsv). English: every turn of the shipped English pages (seeds/,
 seeds/threads/, seeds/heldout/). Short turns: the first 2, 3, 5, 8 and 12
 words of each of those turns, to see where detection stops being reliable.
 
-Rows: `stance.lang.detect_language` (py3langid plus the rule of lang.py) and,
+Rows: `stance.ingest.lang.detect_language` (py3langid plus the rule of lang.py) and,
 when installed, the raw top language of py3langid, lingua-language-detector and
 langdetect for comparison (`pip install lingua-language-detector langdetect`).
 A turn is *skipped* when its language is neither `en` nor `und`.
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stance.progress import NO_PROGRESS, on_terminal, progress_bars  # noqa: E402
+from stance.core.progress import NO_PROGRESS, on_terminal, progress_bars  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "lang"
 ENGLISH_PAGES = [ROOT / "seeds", ROOT / "seeds" / "threads", ROOT / "seeds" / "heldout"]
@@ -39,7 +39,7 @@ MARKERS = ("<!-- language:begin -->", "<!-- language:end -->")
 
 def load_turns():
     """(foreign turns with their expected language, English turn texts)."""
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     with open(FIXTURES / "SOURCES.tsv", encoding="utf-8", newline="") as fh:
         lang_of = {r["file"]: r["lang"] for r in csv.DictReader(fh, delimiter="\t")}
@@ -57,7 +57,7 @@ def fresh_load_s(repeat: int = 3) -> float:
     import subprocess
 
     code = (
-        "import time; t = time.perf_counter(); from stance.lang import _identifier; "
+        "import time; t = time.perf_counter(); from stance.ingest.lang import _identifier; "
         "_identifier(); print(time.perf_counter() - t)"
     )
     runs = [
@@ -93,7 +93,7 @@ def detectors() -> dict:
         meta = importlib.metadata.metadata(dist)
         return meta.get("License-Expression") or meta.get("License") or "?"
 
-    from stance import lang
+    from stance.ingest import lang
 
     load = fresh_load_s()
     out["stance detect_language (py3langid + rule)"] = (

@@ -42,7 +42,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
-from stance.progress import NO_PROGRESS, on_terminal, progress_bars  # noqa: E402
+from stance.core.progress import NO_PROGRESS, on_terminal, progress_bars  # noqa: E402
 
 SIZES = (20, 40, 80, 160, 320)
 STEP = 20
@@ -59,10 +59,10 @@ METHOD_COLORS = {
 
 
 def load_data():
-    from stance.classify import StanceClassifier
-    from stance.dedup import find_duplicates
-    from stance.labels import label_files, label_groups, load_labels
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
+    from stance.ingest.dedup import find_duplicates
+    from stance.labelling.labels import label_files, label_groups, load_labels
+    from stance.model.classify import StanceClassifier
 
     schema = read_schema(ROOT / "labels" / "schema.toml")
     labels = load_labels(label_files(None, ROOT / "labels"), schema.names)
@@ -75,8 +75,8 @@ def load_data():
 
 
 def fit_head(X, y, groups, sides, calibrate: bool):
-    from stance.classify import StanceHead
-    from stance.train import choose_C
+    from stance.model.classify import StanceHead
+    from stance.model.train import choose_C
 
     C = choose_C(X, y, groups, sides)
     return StanceHead(C=C, calibrate=calibrate).fit(X, y, groups if calibrate else None)
@@ -103,7 +103,7 @@ def suggest_order(
     `spread=False` is plain uncertainty sampling: the STEP most uncertain, with
     no round-robin over conversations and no near-duplicate rule.
     """
-    from stance.suggest import diverse_order, uncertainty
+    from stance.labelling.suggest import diverse_order, uncertainty
 
     chosen = random_start(perm, y)
     taken = set(chosen)
@@ -127,7 +127,7 @@ def suggest_order(
 
 
 def run(n_seeds: int, progress=NO_PROGRESS) -> dict:
-    from stance.evaluate import grouped_folds, metrics
+    from stance.model.evaluate import grouped_folds, metrics
 
     t0 = time.perf_counter()
     schema, X, y, groups, dup, _ = load_data()
@@ -178,8 +178,8 @@ def run(n_seeds: int, progress=NO_PROGRESS) -> dict:
 
 def method_predictors(texts, X, y, groups, sides):
     """name -> fit(train indices) -> predict(test indices), as `stance train`."""
-    from stance.evaluate import tfidf_method
-    from stance.train import (
+    from stance.model.evaluate import tfidf_method
+    from stance.model.train import (
         EMBEDDING_ONLY,
         METHOD,
         TFIDF,
@@ -205,7 +205,7 @@ def method_predictors(texts, X, y, groups, sides):
 
 def run_methods(n_seeds: int, progress=NO_PROGRESS, sizes_=SIZES) -> dict:
     """Macro-F1 against training labels (random order) for each train method."""
-    from stance.evaluate import grouped_folds, metrics
+    from stance.model.evaluate import grouped_folds, metrics
 
     t0 = time.perf_counter()
     schema, X, y, groups, _, texts = load_data()

@@ -42,12 +42,12 @@ MARKERS = ("<!-- levers:begin -->", "<!-- levers:end -->")
 
 def load():
     """Labels, their embeddings, their parent turns' texts, the schema."""
-    from stance.chains import build_chains
-    from stance.classify import StanceClassifier
-    from stance.labels import label_files, label_groups, load_labels
-    from stance.normalize import normalize_text
-    from stance.parse import parse_paths
-    from stance.schema import read_schema
+    from stance.core.normalize import normalize_text
+    from stance.core.schema import read_schema
+    from stance.ingest.chains import build_chains
+    from stance.ingest.parse import parse_paths
+    from stance.labelling.labels import label_files, label_groups, load_labels
+    from stance.model.classify import StanceClassifier
 
     schema = read_schema(ROOT / "labels" / "schema.toml")
     labels = load_labels(label_files(None, ROOT / "labels"), schema.names)
@@ -119,7 +119,7 @@ def concatenated(texts, X, y):
 
 def _two_heads(texts, X, y, groups, train, C, calibrate=True):
     """The embedding head and the TF-IDF head of `stance train`, fitted."""
-    from stance.classify import LexicalHead, StanceHead
+    from stance.model.classify import LexicalHead, StanceHead
 
     g = groups[train] if calibrate else None
     emb = StanceHead(C=C, calibrate=calibrate).fit(X[train], y[train], g)
@@ -136,8 +136,8 @@ def soft_vote(texts, X, y, groups, sides, weight=None, criterion="f1"):
     """Calibrated embedding and TF-IDF heads averaged; the TF-IDF weight fixed,
     or chosen on inner grouped folds of the training rows over 0.1 … 0.9 by
     macro-F1 or by log-loss."""
-    from stance.evaluate import grouped_folds, metrics
-    from stance.train import choose_C
+    from stance.model.evaluate import grouped_folds, metrics
+    from stance.model.train import choose_C
 
     grid = np.round(np.arange(0.1, 0.91, 0.1), 2)
 
@@ -176,8 +176,8 @@ def soft_vote(texts, X, y, groups, sides, weight=None, criterion="f1"):
 
 def stacked(texts, X, y, groups, sides):
     """A logistic regression on the two heads' inner out-of-fold log-probabilities."""
-    from stance.evaluate import grouped_folds
-    from stance.train import choose_C
+    from stance.model.evaluate import grouped_folds
+    from stance.model.train import choose_C
 
     def fit(train):
         C = choose_C(X[train], y[train], groups[train], sides)
@@ -218,8 +218,8 @@ def finetuned(texts, y, groups, sides, log):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses
 
-    from stance.embed import model_path
-    from stance.train import nested_head_method
+    from stance.model.embed import model_path
+    from stance.model.train import nested_head_method
 
     classes = sorted(set(y))
 
@@ -264,7 +264,7 @@ def finetuned(texts, y, groups, sides, log):
 
 def finetune_rows(texts, y, groups, classes, sides, args, log) -> dict:
     """The fine-tuned body and TF-IDF on the first folds of the first split."""
-    from stance.evaluate import grouped_folds, metrics, tfidf_method
+    from stance.model.evaluate import grouped_folds, metrics, tfidf_method
 
     folds = grouped_folds(groups, 5, seed=0)[: args.finetune_folds]
     test = np.concatenate([te for _, te in folds])
@@ -287,10 +287,10 @@ def finetune_rows(texts, y, groups, classes, sides, args, log) -> dict:
 
 
 def rows(args, log, progress=None) -> tuple[dict, dict]:
-    from stance.evaluate import cross_validate, tfidf_method
-    from stance.train import EMBEDDING_ONLY, METHOD, default_method
-    from stance.train import nested_head_method as head
-    from stance.zeroshot import zero_shot_head
+    from stance.model.evaluate import cross_validate, tfidf_method
+    from stance.model.train import EMBEDDING_ONLY, METHOD, default_method
+    from stance.model.train import nested_head_method as head
+    from stance.model.zeroshot import zero_shot_head
 
     schema, texts, y, groups, X, parents, body = load()
     sides, classes = list(schema.sides), [c for c in schema.names if c in set(y)]
@@ -379,7 +379,7 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    from stance.progress import on_terminal, progress_bars
+    from stance.core.progress import on_terminal, progress_bars
 
     with progress_bars(on_terminal() and not args.quiet) as bars:
         cv, extra = rows(args, lambda msg: print(msg, flush=True), bars)

@@ -104,7 +104,7 @@ def best_wall(cmd: list[str], env: dict, repeat: int = 3) -> tuple[float, float]
 
 def real_turns() -> list[str]:
     """Turns of 40-150 words parsed from the seeds and the shared threads."""
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     res = parse_paths([ROOT / "seeds", ROOT / "seeds" / "threads"])
     return [t.text for t in res.turns if 40 <= len(t.text.split()) <= 150]
@@ -144,7 +144,7 @@ class Bench:
 
     def torch_encoder(self):
         if self._torch is None:
-            from stance.embed import TorchEncoder
+            from stance.model.embed import TorchEncoder
 
             self._torch = TorchEncoder()
         return self._torch
@@ -204,7 +204,7 @@ class Bench:
         )
 
     def dedup(self) -> None:
-        from stance.dedup import find_duplicates
+        from stance.ingest.dedup import find_duplicates
 
         times = {}
         for n in (10_000, 100_000):
@@ -219,7 +219,7 @@ class Bench:
                 "<= 30 s at 100k",
                 f"{times[n]:.1f} s ({merged:,} merged)",
                 check(times[n] <= 30) if n == 100_000 else "-",
-                f"stance.dedup.find_duplicates({n:,} turns)",
+                f"stance.ingest.dedup.find_duplicates({n:,} turns)",
                 times[n],
             )
         ratio = times[100_000] / times[10_000]
@@ -266,7 +266,7 @@ class Bench:
         )
 
     def embed(self) -> None:
-        from stance.embed import Embedder, EmbeddingCache
+        from stance.model.embed import Embedder, EmbeddingCache
 
         sample = synthetic(self.real, 200, seed=1)
         torch_enc = self.torch_encoder()
@@ -375,7 +375,7 @@ class Bench:
 
     def encoders(self) -> None:
         """fp32 vs int8 ONNX, threads vs processes; speed, agreement, macro-F1."""
-        from stance.embed import OnnxEncoder
+        from stance.model.embed import OnnxEncoder
 
         texts = synthetic(self.real, 300, seed=11)
         words = np.mean([len(t.split()) for t in texts])
@@ -452,7 +452,7 @@ class Bench:
                 "-",
                 f"{f1[backend]:.3f} (embedding {embed_s:.0f} s, all {wall:.0f} s)",
                 "-",
-                "stance.train: nested_head_method in cross_validate, as the "
+                "stance.model.train: nested_head_method in cross_validate, as the "
                 "`embedding+logreg` row of `stance train --encoder " + backend + "`",
                 f1[backend],
             )
@@ -479,11 +479,11 @@ def grouped_cv_f1(backend: str, tmp: Path) -> tuple[float, int, float]:
     `stance train`, without its other methods (minutes each). A cache of its own
     per encoder, since fp32 ONNX and torch share cache entries.
     """
-    from stance.embed import Embedder, EmbeddingCache
-    from stance.evaluate import cross_validate
-    from stance.labels import label_files, label_groups, load_labels
-    from stance.schema import find_schema
-    from stance.train import nested_head_method
+    from stance.core.schema import find_schema
+    from stance.labelling.labels import label_files, label_groups, load_labels
+    from stance.model.embed import Embedder, EmbeddingCache
+    from stance.model.evaluate import cross_validate
+    from stance.model.train import nested_head_method
 
     schema = find_schema(None)
     labels = load_labels(label_files(None, ROOT / "labels"), schema.names)
@@ -548,7 +548,7 @@ _WORKER = None
 def _init_worker(backend: str) -> None:
     global _WORKER
     os.environ["STANCE_THREADS"] = "1"
-    from stance.embed import OnnxEncoder
+    from stance.model.embed import OnnxEncoder
 
     _WORKER = OnnxEncoder(quantized=backend == "onnx-int8")
 
@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
     bench = Bench(tmp)
     t0 = time.perf_counter()
-    from stance.progress import on_terminal, progress_bars
+    from stance.core.progress import on_terminal, progress_bars
 
     try:
         with progress_bars(on_terminal() and not args.quiet) as bars:

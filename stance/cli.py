@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import StanceError
+from stance.core.errors import StanceError
 
 app = typer.Typer(
     name="stance",
@@ -37,7 +37,7 @@ SkipBadOpt = Annotated[
 
 def _inputs(paths, no_recursive: bool, skip_bad: bool):
     """The input files, and the bad ones `--skip-bad` left out (see parse.select_inputs)."""
-    from .parse import select_inputs
+    from stance.ingest.parse import select_inputs
 
     return select_inputs(paths, recursive=not no_recursive, skip_bad=skip_bad)
 
@@ -79,7 +79,7 @@ def _console(stderr: bool = True):
 
 def _load_model(model, sch, trust_unsigned: bool = False):
     """Load the model; say so once when the labels will be zero-shot."""
-    from .predict import load_model, model_name
+    from stance.model.predict import load_model, model_name
 
     mdl = load_model(model, sch, trust_unsigned=trust_unsigned)
     if model_name(mdl) == "zero-shot":
@@ -124,9 +124,9 @@ def parse_cli(
 
     Example: stance parse seeds/*.txt -o turns.jsonl
     """
-    from .files import check_output_path
-    from .parse import parse_paths
-    from .thread import TURN_FORMATS, write_turns
+    from stance.core.files import check_output_path
+    from stance.core.thread import TURN_FORMATS, write_turns
+    from stance.ingest.parse import parse_paths
 
     output = output or Path("-")
     check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
@@ -181,7 +181,7 @@ AnyLanguageOpt = Annotated[
 
 
 def _languages(any_language: bool):
-    from .lang import ENCODER_LANGUAGES
+    from stance.ingest.lang import ENCODER_LANGUAGES
 
     return None if any_language else ENCODER_LANGUAGES
 
@@ -245,11 +245,11 @@ def train_cli(
     The held-out labels (labels/heldout/*.csv) are not trained on: the final
     model is scored on them. Example: stance train labels/ -o models/default
     """
-    from .classify import check_model_output
-    from .labels import heldout_label_files, label_files, pending_rows
-    from .progress import on_terminal, progress_bars
-    from .schema import find_schema, project_root
-    from .train import metrics_table, train
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema, project_root
+    from stance.labelling.labels import heldout_label_files, label_files, pending_rows
+    from stance.model.classify import check_model_output
+    from stance.model.train import metrics_table, train
 
     sch = find_schema(schema)
     if output is None:
@@ -338,7 +338,7 @@ def train_cli(
             markup=False,
         )
         out.print(metrics_table(held["metrics"], sch), markup=False)
-    from .files import previous_path
+    from stance.core.files import previous_path
 
     out.print(
         f"model written to {output}"
@@ -376,17 +376,17 @@ def label_cli(
     Turns in a language the model does not read get `stance` null and
     `skipped` (`language: ru`). Example: stance label seeds/*.txt -o labelled.jsonl
     """
-    from .files import check_output_path
-    from .parse import STRUCTURED_SUFFIXES, expand_paths
-    from .predict import (
+    from stance.core.files import check_output_path
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema
+    from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths
+    from stance.model.predict import (
         ROW_FORMATS,
         iter_turns,
         predict_rows,
         thread_aware_rows,
         write_rows,
     )
-    from .progress import on_terminal, progress_bars
-    from .schema import find_schema
 
     output = output or Path("-")
     check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
@@ -443,10 +443,10 @@ def evaluate_cli(
 
     Example: stance evaluate labels/seeds.csv --model models/default
     """
-    from .evaluate import metrics
-    from .labels import label_files, load_labels
-    from .schema import find_schema
-    from .train import metrics_table
+    from stance.core.schema import find_schema
+    from stance.labelling.labels import label_files, load_labels
+    from stance.model.evaluate import metrics
+    from stance.model.train import metrics_table
 
     sch = find_schema(schema)
     mdl = _load_model(model, sch, trust_unsigned)
@@ -489,10 +489,10 @@ def report_cli(
 
     Example: stance report seeds/heldout -o report.html
     """
-    from .files import atomic_write_text, check_output_path
-    from .progress import on_terminal, progress_bars
-    from .report import REPORT_FORMATS, render_report, report_paths
-    from .schema import find_schema
+    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema
+    from stance.report.data import REPORT_FORMATS, render_report, report_paths
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
@@ -557,10 +557,15 @@ def suggest_cli(
     Fill in the stance column and drop the file into labels/ (rows left empty
     are skipped). Example: stance suggest seeds/threads -n 20 -o labels/batch1.csv
     """
-    from .files import check_output_path
-    from .progress import on_terminal, progress_bars
-    from .schema import find_schema
-    from .suggest import BATCH_FORMATS, project_label_files, suggest, write_batch
+    from stance.core.files import check_output_path
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema
+    from stance.labelling.suggest import (
+        BATCH_FORMATS,
+        project_label_files,
+        suggest,
+        write_batch,
+    )
 
     output = output or Path("-")
     check_output_path(output, suffixes=BATCH_FORMATS, what="stance suggest")
@@ -616,8 +621,8 @@ def annotate_cli(
     """
     import getpass
 
-    from .annotate import annotate
-    from .schema import find_schema
+    from stance.core.schema import find_schema
+    from stance.labelling.annotate import annotate
 
     try:
         who = annotator or getpass.getuser()
@@ -662,8 +667,8 @@ def labels_import_cli(
 
     Example: stance labels import export.json --to labels/studio.csv
     """
-    from .interchange import import_labels
-    from .schema import find_schema
+    from stance.core.schema import find_schema
+    from stance.labelling.interchange import import_labels
 
     res = import_labels(file, to, find_schema(schema), fmt)
     _console(stderr=False).print(
@@ -701,10 +706,15 @@ def labels_export_cli(
 
     Example: stance labels export seeds/threads -o tasks.json --config stance.xml
     """
-    from .files import atomic_write_text, check_output_path
-    from .interchange import TASK_FORMATS, export_tasks, label_config, write_tasks
-    from .schema import find_schema
-    from .suggest import project_label_files
+    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.schema import find_schema
+    from stance.labelling.interchange import (
+        TASK_FORMATS,
+        export_tasks,
+        label_config,
+        write_tasks,
+    )
+    from stance.labelling.suggest import project_label_files
 
     check_output_path(output, suffixes=TASK_FORMATS, what="stance labels export")
     if config is not None:
@@ -747,9 +757,9 @@ def labels_check_cli(
     Exits 1 when a text is labelled two ways (training refuses such files).
     Example: stance labels check labels/
     """
-    from .labels import label_files
-    from .quality import check_labels, render_check
-    from .schema import find_schema, project_root
+    from stance.core.schema import find_schema, project_root
+    from stance.labelling.labels import label_files
+    from stance.labelling.quality import check_labels, render_check
 
     sch = find_schema(schema)
     files = label_files(labels, project_root(sch) / "labels")
@@ -782,7 +792,7 @@ def init_cli(
 
     Example: stance init rumours --target "The rumour is true" --labels support,deny,query,comment
     """
-    from .schema import init_debate
+    from stance.core.schema import init_debate
 
     written = init_debate(
         directory,
@@ -798,7 +808,7 @@ def _print_warnings() -> None:
     """Library warnings (`errors.warn`) become `warning: ...` lines on stderr."""
     import logging
 
-    from .errors import LOGGER
+    from stance.core.errors import LOGGER
 
     class _Handler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

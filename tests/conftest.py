@@ -108,7 +108,7 @@ def run_cli(*args, cwd=None, input=None, env=None):
 
 @pytest.fixture(scope="session")
 def seed_result():
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     return parse_paths(sorted(SEEDS.glob("*.txt")))
 
@@ -147,8 +147,8 @@ def _held_out_template(tmp_path_factory):
     import csv
     import shutil
 
-    from stance.normalize import normalize_text
-    from stance.parse import parse_paths
+    from stance.core.normalize import normalize_text
+    from stance.ingest.parse import parse_paths
 
     root = tmp_path_factory.mktemp("project")
     (root / "labels").mkdir()

@@ -10,7 +10,9 @@ import time
 import pytest
 from conftest import HELD_OUT_PAGES, ROOT, STANCE, run_cli
 
-from stance.annotate import (
+from stance.core.normalize import text_key
+from stance.core.thread import Turn
+from stance.labelling.annotate import (
     Item,
     annotate_loop,
     label_keys,
@@ -18,10 +20,8 @@ from stance.annotate import (
     read_skipped,
     resolve_key,
 )
-from stance.labels import read_labels
-from stance.normalize import text_key
-from stance.suggest import Candidate
-from stance.thread import Turn
+from stance.labelling.labels import read_labels
+from stance.labelling.suggest import Candidate
 
 NAMES3 = ("favor", "against", "none")
 NAMES4 = ("support", "deny", "query", "comment")
@@ -187,8 +187,8 @@ def test_annotate_cli_session_undo_and_resume(project):
 
 @pytest.mark.slow
 def test_annotate_shows_the_parent_turn(project):
-    from stance.chains import build_chains
-    from stance.parse import parse_paths
+    from stance.ingest.chains import build_chains
+    from stance.ingest.parse import parse_paths
 
     root, _ = project
     page = [p for p in HELD_OUT_PAGES if "reddit" in p.name]
@@ -243,9 +243,9 @@ def test_killed_session_keeps_every_answer(project):
 @pytest.fixture
 def four_label_project(tmp_path):
     """A debate with support/deny/query/comment and a model trained under it."""
-    from stance.classify import StanceClassifier
-    from stance.labels import load_labels
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
+    from stance.labelling.labels import load_labels
+    from stance.model.classify import StanceClassifier
 
     root = tmp_path / "rumour"
     (root / "labels").mkdir(parents=True)

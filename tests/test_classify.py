@@ -3,14 +3,14 @@ import pickle
 import numpy as np
 import pytest
 
-from stance.classify import (
+from stance.core.errors import ModelError
+from stance.model.classify import (
     NotFittedError,
     StanceClassifier,
     StanceHead,
     config_digest,
     fit_temperature,
 )
-from stance.errors import ModelError
 
 
 class FakeEmbedder:
@@ -187,7 +187,7 @@ def test_tfidf_rows_equal_scikit_learns_vectorizer():
     from conftest import ROOT
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.classify import TFIDF, tfidf_rows
+    from stance.model.classify import TFIDF, tfidf_rows
 
     with open(ROOT / "labels" / "seeds.csv", encoding="utf-8") as fh:
         texts = [r["text"] for r in csv.DictReader(fh)]
@@ -205,7 +205,7 @@ def test_lexical_head_probabilities_equal_the_sparse_path():
     m = fitted_ensemble()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.classify import TFIDF
+    from stance.model.classify import TFIDF
 
     vec = TfidfVectorizer(**TFIDF, vocabulary=m.lexical_.vocabulary_)
     vec.idf_ = m.lexical_.idf_
@@ -221,7 +221,7 @@ def test_labelling_with_a_saved_ensemble_does_not_import_scikit_learn(tmp_path):
     fitted_ensemble().save(tmp_path / "m")
     probe = (
         "import sys; sys.path.insert(0, 'tests'); from test_classify import FakeEmbedder; "
-        "from stance.classify import StanceClassifier; "
+        "from stance.model.classify import StanceClassifier; "
         f"m = StanceClassifier.load({str(tmp_path / 'm')!r}, embedder=FakeEmbedder(), "
         "check_encoder=False); m.predict_proba(['aaab zzz']); "
         "print('sklearn' in sys.modules)"
@@ -336,7 +336,7 @@ def test_a_config_without_its_digest_is_refused_unless_trusted(tmp_path):
 
 def test_a_head_of_the_wrong_width_is_refused_at_load(tmp_path):
     """Row 14: a head for 100 features, hashes recomputed, loaded and failed later."""
-    from stance.files import sha256_file
+    from stance.core.files import sha256_file
 
     path = _shipped_copy(tmp_path)
     head = path / "head.npz"

@@ -177,9 +177,9 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
     # the same scores as the model's own predictions on those labels, by sklearn
     from sklearn.metrics import accuracy_score, f1_score
 
-    from stance.labels import load_labels
-    from stance.predict import load_model
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
+    from stance.labelling.labels import load_labels
+    from stance.model.predict import load_model
 
     schema = read_schema(labels / "schema.toml")
     mdl = load_model(tmp_path / "model", schema)
@@ -265,7 +265,7 @@ def _model_variant(src, dst, change):
     """A copy of a model directory with one thing changed, as it would arrive."""
     import shutil
 
-    from stance.classify import config_digest
+    from stance.model.classify import config_digest
 
     shutil.copytree(src, dst)
     cfg_path = dst / "config.json"
@@ -287,7 +287,7 @@ def _model_variant(src, dst, change):
     elif change == "width":  # a forger rewrites the head and every hash
         import numpy as np
 
-        from stance.files import sha256_file
+        from stance.core.files import sha256_file
 
         arrays = dict(np.load(dst / "head.npz"))
         arrays["coef"] = arrays["coef"][:, :100]
@@ -610,6 +610,6 @@ def test_an_output_extension_a_command_cannot_write_is_refused(
 
 def test_report_formats_are_the_renderers_list():
     """One list: a renderer added to RENDERERS is a format `-o` accepts."""
-    from stance.report import RENDERERS, REPORT_FORMATS
+    from stance.report.data import RENDERERS, REPORT_FORMATS
 
     assert REPORT_FORMATS == tuple(RENDERERS) == (".html", ".md")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stance.context import thread_adjust
-from stance.thread import Turn
+from stance.core.thread import Turn
+from stance.model.context import thread_adjust
 
 CLASSES = ["pro", "con", "neutral"]
 SIDES = ["pro", "con"]

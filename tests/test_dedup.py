@@ -6,14 +6,14 @@ from conftest import SEEDS, shared_thread_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.dedup import (
+from stance.core.normalize import normalize_text
+from stance.core.thread import Turn
+from stance.ingest.dedup import (
     JACCARD_THRESHOLD,
     dedupe_turns,
     find_duplicates,
     shingle_hashes,
 )
-from stance.normalize import normalize_text
-from stance.thread import Turn
 
 
 def mk(texts, conv="c"):
@@ -99,7 +99,7 @@ def _previous_find_duplicates(texts):
     """find_duplicates as it was before the numpy rewrite (datasketch, per text)."""
     from datasketch import MinHash, MinHashLSH
 
-    from stance import dedup as d
+    from stance.ingest import dedup as d
 
     mersenne, max_hash = np.uint64((1 << 61) - 1), np.uint64((1 << 32) - 1)
 
@@ -198,7 +198,7 @@ def recombined_turns(real, n, seed=0):
 
 @pytest.fixture(scope="module")
 def real_texts():
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     res = parse_paths([*sorted(SEEDS.glob("*.txt")), *shared_thread_files()])
     return [t.text for t in res.turns]
@@ -228,7 +228,7 @@ def test_fast_path_matches_previous_algorithm(real_texts, seed):
 def test_band_layout_is_datasketchs():
     from datasketch import MinHashLSH
 
-    from stance import dedup as d
+    from stance.ingest import dedup as d
 
     lsh = MinHashLSH(threshold=d.LSH_THRESHOLD, num_perm=d.NUM_PERM)
     assert (lsh.b, lsh.r) == (d.BANDS, d.ROWS)
@@ -239,7 +239,7 @@ def test_band_layout_is_datasketchs():
 def test_bulk_shingles_and_signatures_equal_per_text_ones(
     real_texts, small_blocks, monkeypatch
 ):
-    from stance import dedup as d
+    from stance.ingest import dedup as d
 
     if small_blocks:  # texts and sets larger than a block take the chunked paths
         monkeypatch.setattr(d, "_BLOCK_BYTES", 700)
@@ -262,7 +262,7 @@ def test_bulk_shingles_and_signatures_equal_per_text_ones(
 
 
 def test_signature_mod_reduction_handles_the_rare_wraparound():
-    from stance import dedup as d
+    from stance.ingest import dedup as d
 
     # a=1, b=M-3: h=3 gives x=M exactly, h=4..9 give x mod M = 1..6 via the
     # correction branch, h=10 gives x>>61 = 1. Compare with plain % M.
@@ -283,7 +283,7 @@ def test_signature_mod_reduction_handles_the_rare_wraparound():
     st.integers(0, 300),
 )
 def test_bucket_bound_never_below_true_intersection(x, extra, shared):
-    from stance import dedup as d
+    from stance.ingest import dedup as d
 
     y = set(list(x)[:shared]) | extra
     if not y:

@@ -5,7 +5,13 @@ import os
 import numpy as np
 import pytest
 
-from stance.embed import Embedder, EmbeddingCache, OnnxEncoder, TorchEncoder, model_path
+from stance.model.embed import (
+    Embedder,
+    EmbeddingCache,
+    OnnxEncoder,
+    TorchEncoder,
+    model_path,
+)
 
 TEXTS = [
     "The Soviet Union had no other option but to reach an agreement with Hitler.",
@@ -41,7 +47,7 @@ def test_cache_encodes_each_text_once(tmp_path):
 def test_missing_weights_message(monkeypatch):
     import builtins
 
-    from stance.errors import EncoderMissingError
+    from stance.core.errors import EncoderMissingError
 
     real = builtins.__import__
 
@@ -60,7 +66,7 @@ def forum_turns():
     """Real turns of 40-150 words from the seed pages."""
     from conftest import SEEDS
 
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     turns = parse_paths(sorted(SEEDS.glob("*.txt"))).turns
     texts = [t.text for t in turns if 40 <= len(t.text.split()) <= 150]
@@ -70,7 +76,7 @@ def forum_turns():
 
 @pytest.mark.slow
 def test_int8_encoder_agrees_with_fp32_on_real_turns(forum_turns):
-    from stance.embed import cache_dir, encoder_id, load_encoder
+    from stance.model.embed import cache_dir, encoder_id, load_encoder
 
     fp32 = OnnxEncoder().encode(forum_turns)
     int8_enc = load_encoder("onnx-int8")
@@ -98,7 +104,7 @@ class CountingEncoder:
         self.calls = 0
 
     def encode(self, texts):
-        from stance.embed import DIM
+        from stance.model.embed import DIM
 
         self.calls += len(texts)
         out = np.zeros((len(texts), DIM), dtype=np.float32)

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from stance.evaluate import (
+from stance.model.evaluate import (
     cross_validate,
     grouped_folds,
     majority_method,

@@ -29,9 +29,8 @@ from killed_writer import (
     save_model,
 )
 
-from stance.classify import StanceClassifier
-from stance.errors import InputError
-from stance.files import (
+from stance.core.errors import InputError
+from stance.core.files import (
     atomic_directory,
     atomic_open,
     atomic_write_text,
@@ -39,9 +38,10 @@ from stance.files import (
     decode_bytes,
     remove_stale_temps,
 )
-from stance.labels import append_label, label_files, read_labels
-from stance.parse import expand_paths
-from stance.predict import write_rows
+from stance.ingest.parse import expand_paths
+from stance.labelling.labels import append_label, label_files, read_labels
+from stance.model.classify import StanceClassifier
+from stance.model.predict import write_rows
 
 WRITER = Path(__file__).with_name("killed_writer.py")
 KILLS = int(os.environ.get("STANCE_KILLS", "30"))
@@ -559,7 +559,7 @@ def test_train_cli_refuses_a_label_folder_before_any_work(tmp_path):
 
 
 def test_a_replaced_model_is_kept_as_dir_prev(tmp_path):
-    from stance.classify import StanceClassifier
+    from stance.model.classify import StanceClassifier
 
     target = tmp_path / "model"
     first = _tiny_model()
@@ -584,7 +584,7 @@ def test_a_replaced_model_is_kept_as_dir_prev(tmp_path):
 
 
 def test_a_symlinked_model_folder_is_replaced_behind_the_link(tmp_path):
-    from stance.classify import StanceClassifier
+    from stance.model.classify import StanceClassifier
 
     real = tmp_path / "v3"
     _tiny_model().save(real, extra_config={"v": 1})

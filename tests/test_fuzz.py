@@ -25,15 +25,15 @@ from conftest import ROOT, count_case, shared_thread_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stance import predict
-from stance.chains import build_chains
-from stance.errors import InputError
-from stance.files import decode_text
-from stance.labels import append_label, read_labels
-from stance.normalize import collapse_space, normalize_text
-from stance.parse import NUMBERED, page_from_bytes, parse_page_text
-from stance.schema import read_schema
-from stance.thread import Turn, check_integrity
+from stance.core.errors import InputError
+from stance.core.files import decode_text
+from stance.core.normalize import collapse_space, normalize_text
+from stance.core.schema import read_schema
+from stance.core.thread import Turn, check_integrity
+from stance.ingest.chains import build_chains
+from stance.ingest.parse import NUMBERED, page_from_bytes, parse_page_text
+from stance.labelling.labels import append_label, read_labels
+from stance.model import predict
 
 NAMES = read_schema(ROOT / "labels" / "schema.toml").names
 # 300 examples a test keep the whole file near 30 s on 2 cores; raise
@@ -607,7 +607,7 @@ toml_value = st.sampled_from(
 )
 def test_fuzz_schema_reader(edits):
     """A hand-edited schema.toml: read, or one InputError naming the problem."""
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
 
     count_case("schema reader")
     lines = list(SCHEMA_LINES)
@@ -634,7 +634,7 @@ def _saved_model() -> Path:
     """A small real model directory (fitted head, fake encoder id), saved once."""
     import numpy as np
 
-    from stance.classify import StanceClassifier, StanceHead
+    from stance.model.classify import StanceClassifier, StanceHead
 
     path = TMP / "model-src"
     if not path.is_dir():
@@ -678,8 +678,8 @@ def test_fuzz_model_directory(edits):
     """A damaged or forged model directory: loaded, or one ModelError."""
     import numpy as np
 
-    from stance.classify import StanceClassifier, config_digest
-    from stance.errors import StanceError
+    from stance.core.errors import StanceError
+    from stance.model.classify import StanceClassifier, config_digest
 
     count_case("model directory")
     path = TMP / "model"
@@ -714,7 +714,7 @@ def test_fuzz_model_directory(edits):
             )
             np.savez(path / "head.npz", **arrays)
         elif op == "redigest" and isinstance(cfg.get("files"), dict):
-            from stance.files import sha256_file
+            from stance.core.files import sha256_file
 
             cfg["files"]["head.npz"] = sha256_file(path / "head.npz")
             cfg["config_sha256"] = config_digest(cfg)

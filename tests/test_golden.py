@@ -32,6 +32,12 @@ THREAD_PAGES = [
     SEEDS / "threads" / "debatepolitics_366031.txt",
 ]
 PAGES = [*SEED_PAGES, *HELDOUT_PAGES, *THREAD_PAGES]
+# Paths relative to the checkout (the commands run there): turns record their
+# source file, so the outputs do not depend on where the checkout lies.
+SEED_PAGES, PAGES = (
+    [str(p.relative_to(ROOT)) for p in pages] for pages in (SEED_PAGES, PAGES)
+)
+HELDOUT_PAGES = [str(p.relative_to(ROOT)) for p in HELDOUT_PAGES]
 
 # name of the output file -> the command that writes it (OUT is its path)
 COMMANDS = {

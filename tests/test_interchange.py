@@ -5,9 +5,9 @@ import json
 import pytest
 from conftest import HELD_OUT_PAGES, ROOT, run_cli
 
-from stance.labels import read_labels
-from stance.normalize import normalize_text
-from stance.schema import read_schema
+from stance.core.normalize import normalize_text
+from stance.core.schema import read_schema
+from stance.labelling.labels import read_labels
 
 SCHEMA_FILE = ROOT / "labels" / "schema.toml"
 NAMES = read_schema(SCHEMA_FILE).names

@@ -4,16 +4,16 @@ import os
 import pytest
 from conftest import ROOT
 
-from stance.errors import InputError
-from stance.labels import (
+from stance.core.errors import InputError
+from stance.core.schema import read_schema
+from stance.core.thread import Turn
+from stance.labelling.labels import (
     LABEL_COLUMNS,
     append_label,
     join_labels,
     load_labels,
     read_labels,
 )
-from stance.schema import read_schema
-from stance.thread import Turn
 
 SCHEMA = read_schema(ROOT / "labels" / "schema.toml")
 NAMES = SCHEMA.names
@@ -54,7 +54,7 @@ def test_conflict_across_files(tmp_path):
 
 def test_join_by_normalised_text():
     turns = [Turn("t1", None, "c", None, None, "It wasn’t  just a pact!", {})]
-    from stance.labels import Label
+    from stance.labelling.labels import Label
 
     joined = join_labels(
         turns, [Label(text="it wasn't just a pact!", stance="against")]
@@ -152,7 +152,7 @@ def test_pending_rows_are_skipped_and_counted(tmp_path):
         "Fourth turn,  ,c:4,c,s,,,against,0.3\n",
         encoding="utf-8",
     )
-    from stance.labels import pending_rows, read_label_rows
+    from stance.labelling.labels import pending_rows, read_label_rows
 
     labs = load_labels([p], NAMES)
     assert [(lab.text, lab.stance, lab.line) for lab in labs] == [
@@ -185,7 +185,7 @@ def test_append_follows_the_files_own_header(tmp_path):
 
 
 def test_remove_label_undoes_the_last_append_byte_for_byte(tmp_path):
-    from stance.labels import remove_label
+    from stance.labelling.labels import remove_label
 
     p = tmp_path / "s.csv"
     append_label(p, {"text": "one", "stance": "none"})
@@ -200,7 +200,7 @@ def test_remove_label_undoes_the_last_append_byte_for_byte(tmp_path):
 
 
 def test_remove_label_finds_its_row_after_another_append(tmp_path):
-    from stance.labels import remove_label
+    from stance.labelling.labels import remove_label
 
     p = tmp_path / "s.csv"
     mine = {"text": "mine", "stance": "against"}
@@ -212,7 +212,7 @@ def test_remove_label_finds_its_row_after_another_append(tmp_path):
 
 
 def test_label_groups_conversation_else_source():
-    from stance.labels import Label, label_groups
+    from stance.labelling.labels import Label, label_groups
 
     labs = [
         Label("a", "none", conversation_id="c1", source="x/p.txt"),
@@ -229,7 +229,7 @@ def test_a_symlinked_label_file_is_written_through_and_locked_at_its_target(
     import subprocess
     import sys
 
-    from stance.labels import label_lock, remove_label
+    from stance.labelling.labels import label_lock, remove_label
 
     shared = tmp_path / "shared"
     shared.mkdir()

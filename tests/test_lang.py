@@ -9,9 +9,9 @@ from conftest import ROOT, SEEDS, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.lang import UNDETERMINED, detect_language, skip_reason, with_language
-from stance.parse import parse_paths
-from stance.thread import Turn
+from stance.core.thread import Turn
+from stance.ingest.lang import UNDETERMINED, detect_language, skip_reason, with_language
+from stance.ingest.parse import parse_paths
 
 LANG = ROOT / "tests" / "fixtures" / "lang"
 
@@ -110,7 +110,7 @@ def test_detection_never_fails_and_gives_a_code(text):
 
 
 def test_streamed_jsonl_turns_get_a_language_too(tmp_path):
-    from stance.predict import iter_turns
+    from stance.model.predict import iter_turns
 
     src = tmp_path / "turns.jsonl"
     src.write_text(

@@ -7,9 +7,9 @@ import re
 import pytest
 from conftest import HELD_OUT_PAGES, run_cli
 
-from stance.labels import load_labels, read_labels
-from stance.normalize import normalize_text
-from stance.schema import read_schema
+from stance.core.normalize import normalize_text
+from stance.core.schema import read_schema
+from stance.labelling.labels import load_labels, read_labels
 
 ANSWERS = 12
 # Same numbers, ~6x faster on a busy 2-core machine (37.6 s vs 6.2 s a train
@@ -20,14 +20,14 @@ ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 def _queue_texts(root, target):
     """The order `stance annotate` will ask in, computed by the library."""
-    from stance.annotate import build_items
-    from stance.predict import load_model
-    from stance.suggest import (
+    from stance.labelling.annotate import build_items
+    from stance.labelling.suggest import (
         labelled_texts,
         predict_turns,
         project_label_files,
         rank_turns,
     )
+    from stance.model.predict import load_model
 
     schema = read_schema(root / "labels" / "schema.toml")
     model = load_model(root / "models" / "default", schema)

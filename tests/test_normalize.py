@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.normalize import _SPLIT_MAX, _TRANSLATE, collapse_space, normalize_text
+from stance.core.normalize import _SPLIT_MAX, _TRANSLATE, collapse_space, normalize_text
 
 
 def previous_normalize(text: str) -> str:

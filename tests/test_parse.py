@@ -3,9 +3,9 @@ import os
 import pytest
 from conftest import SEEDS, run_cli, shared_thread_files
 
-from stance.errors import InputError
-from stance.normalize import normalize_text
-from stance.parse import parse_page_text, parse_paths, read_page
+from stance.core.errors import InputError
+from stance.core.normalize import normalize_text
+from stance.ingest.parse import parse_page_text, parse_paths, read_page
 
 
 def texts(result):
@@ -317,7 +317,7 @@ def test_turns_without_text_are_skipped_alike_in_jsonl_and_csv(tmp_path, caplog)
         assert [r.getMessage() for r in caplog.records] == [
             f"{path}: 2 turns without text skipped (lines {lines})"
         ]
-    from stance.predict import iter_turns
+    from stance.model.predict import iter_turns
 
     assert [t.id for t in iter_turns([jl])] == [t.id for t in iter_turns([cs])]
 
@@ -401,7 +401,7 @@ def _pages(tmp_path):
 
 def test_subfolders_are_read_unless_not_recursive(tmp_path):
     """Row: subfolders of an input folder were silently ignored ("1 pages")."""
-    from stance.parse import expand_paths
+    from stance.ingest.parse import expand_paths
 
     folder = _pages(tmp_path)
     (folder / "sub" / ".hidden").mkdir()
@@ -468,7 +468,7 @@ def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
     """Row: a FIFO with no writer hung for ever."""
     import threading
 
-    import stance.files
+    import stance.core.files
 
     fifo = tmp_path / "page.txt"
     os.mkfifo(fifo)
@@ -487,10 +487,10 @@ def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
         t.text for t in read_page(page).turns
     ]
     writer.join()
-    monkeypatch.setattr(stance.files, "FIFO_WAIT_S", 0.5)
+    monkeypatch.setattr(stance.core.files, "FIFO_WAIT_S", 0.5)
     with pytest.raises(InputError, match="page.txt: FIFO with no writer for 0.5 s"):
         read_page(fifo)
-    monkeypatch.setattr(stance.files, "MAX_STREAM_BYTES", 1000)
+    monkeypatch.setattr(stance.core.files, "MAX_STREAM_BYTES", 1000)
     writer = threading.Thread(target=write)
     writer.start()
     with pytest.raises(InputError, match="stream longer than 0 MiB"):
@@ -534,6 +534,6 @@ def test_chinese_paragraphs_in_an_english_page_are_kept(tmp_path):
     [("one two three", 3), ("苏德条约", 4), ("pact 苏德", 3), ("ภาษาไทย", 7)],
 )
 def test_word_count_counts_characters_of_scripts_without_spaces(line, words):
-    from stance.parse import word_count
+    from stance.ingest.parse import word_count
 
     assert word_count(line, 10) == words

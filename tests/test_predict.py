@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from stance.errors import InputError
-from stance.parse import read_page
-from stance.predict import iter_structured, iter_turns
+from stance.core.errors import InputError
+from stance.ingest.parse import read_page
+from stance.model.predict import iter_structured, iter_turns
 
 
 def test_large_csv_streams_like_the_whole_file(tmp_path):

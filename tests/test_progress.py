@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, SEEDS, STANCE, run_cli
 
-from stance.progress import NO_PROGRESS, Progress, Task, on_terminal, progress_bars
+from stance.core.progress import NO_PROGRESS, Progress, Task, on_terminal, progress_bars
 
 PAGES = [SEEDS / "000_da80d79405789213.txt", SEEDS / "001_7c0e47e3dafd298f.txt"]
 
@@ -125,7 +125,7 @@ class _RecordingTask(Task):
 
 
 def test_cross_validation_counts_every_fold_of_every_method():
-    from stance.evaluate import cross_validate, majority_method
+    from stance.model.evaluate import cross_validate, majority_method
 
     y = np.array(["favor", "against", "none", "none"] * 10)
     groups = np.array([f"c{i // 4}" for i in range(40)])
@@ -147,9 +147,9 @@ def test_cross_validation_counts_every_fold_of_every_method():
 def test_labelling_advances_by_every_turn_skipped_or_not():
     from test_classify import TEXTS, FakeEmbedder, Y
 
-    from stance.classify import StanceClassifier
-    from stance.predict import predict_rows
-    from stance.thread import Turn
+    from stance.core.thread import Turn
+    from stance.model.classify import StanceClassifier
+    from stance.model.predict import predict_rows
 
     model = StanceClassifier(embedder=FakeEmbedder()).fit(TEXTS, Y)
     model.config_ = {}

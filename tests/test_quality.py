@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, SEEDS, run_cli
 
-from stance.labels import read_label_rows
-from stance.quality import check_labels
-from stance.schema import read_schema
+from stance.core.schema import read_schema
+from stance.labelling.labels import read_label_rows
+from stance.labelling.quality import check_labels
 
 SCHEMA_FILE = ROOT / "labels" / "schema.toml"
 SCHEMA = read_schema(SCHEMA_FILE)
@@ -18,7 +18,7 @@ ENV = {"STANCE_SCHEMA": str(SCHEMA_FILE)}
 
 
 def _long_seed_text() -> str:
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     return next(
         t.text for t in parse_paths([SEEDS], recursive=False).turns if len(t.text) > 250

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.chains import build_chains, describe_chain
-from stance.thread import Turn
+from stance.core.thread import Turn
+from stance.ingest.chains import build_chains, describe_chain
 
 
 def t(i, reply=None, conv="c", text="x", speaker=None, quotes=()):
@@ -117,11 +117,11 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
     """The report labels from its one embedding pass with every head of the
     model (the default has a TF-IDF head too), so its rows are `stance label`'s."""
     from conftest import SEEDS
+    from stance.report.data import report_paths
 
-    from stance.parse import parse_paths
-    from stance.predict import load_model, predict_rows, thread_aware_rows
-    from stance.report import report_paths
-    from stance.schema import find_schema
+    from stance.core.schema import find_schema
+    from stance.ingest.parse import parse_paths
+    from stance.model.predict import load_model, predict_rows, thread_aware_rows
 
     schema = find_schema(None)
     model = load_model(None, schema)
@@ -145,13 +145,14 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
 def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     """The report's list is `stance suggest`'s order: unlabelled turns only,
     most uncertain first, round-robin over threads."""
-    from stance.report import (
+    from stance.report.data import (
         NOTHING_TO_LABEL,
         build_report,
         render_html,
         render_markdown,
     )
-    from stance.schema import find_schema
+
+    from stance.core.schema import find_schema
 
     schema = find_schema(None)
     names = list(schema.names)
@@ -211,7 +212,7 @@ def _rows_and_turns(spec):
 
 
 def test_agreement_with_human_labels_per_page_per_status_and_overall():
-    from stance.report import (
+    from stance.report.data import (
         HELD_OUT,
         TRAINED_ON,
         agreement,
@@ -219,7 +220,8 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
         render_html,
         render_markdown,
     )
-    from stance.schema import find_schema
+
+    from stance.core.schema import find_schema
 
     turns, rows = _rows_and_turns(
         [
@@ -276,13 +278,14 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
 def test_a_label_file_is_trained_on_by_its_recorded_path_or_content(tmp_path):
     from types import SimpleNamespace
 
-    from stance.files import sha256_file
-    from stance.report import (
+    from stance.report.data import (
         HELD_OUT,
         NOT_TRAINED_ON,
         TRAINED_ON,
         label_file_status,
     )
+
+    from stance.core.files import sha256_file
 
     (tmp_path / "labels" / "heldout").mkdir(parents=True)
     a, b, c = (tmp_path / "labels" / n for n in ("a.csv", "b.csv", "c.csv"))

@@ -25,11 +25,11 @@ from conftest import count_case
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stance.interchange import candidate_task, read_label_studio, write_tasks
-from stance.labels import append_label, read_label_rows
-from stance.predict import iter_turns, write_rows
-from stance.suggest import Candidate, write_batch
-from stance.thread import Turn, write_turns
+from stance.core.thread import Turn, write_turns
+from stance.labelling.interchange import candidate_task, read_label_studio, write_tasks
+from stance.labelling.labels import append_label, read_label_rows
+from stance.labelling.suggest import Candidate, write_batch
+from stance.model.predict import iter_turns, write_rows
 
 ROUND_TRIP = settings(
     max_examples=int(os.environ.get("STANCE_FUZZ_EXAMPLES", "300")) // 5,
@@ -159,7 +159,7 @@ def test_suggest_batch_round_trip(ts):
         cands = [
             Candidate(t, dict.fromkeys(NAMES, 1 / 3), NAMES[0], 0.5, 0.5) for t in ts
         ]
-        from stance.suggest import batch_rows
+        from stance.labelling.suggest import batch_rows
 
         batch = d / "batch.csv"
         write_batch(batch, batch_rows(cands))
@@ -219,7 +219,7 @@ def test_appended_labels_round_trip(ts):
         path = d / "mine.csv"
         seen = set()
         for k, t in enumerate(ts):
-            from stance.normalize import normalize_text
+            from stance.core.normalize import normalize_text
 
             if normalize_text(t.text) in seen:
                 continue  # the same text twice is one label

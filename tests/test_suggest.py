@@ -10,9 +10,9 @@ from conftest import HELD_OUT_PAGES, ROOT, SEEDS, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stance.dedup import find_duplicates
-from stance.normalize import normalize_text
-from stance.suggest import diverse_order, duplicate_groups, uncertainty
+from stance.core.normalize import normalize_text
+from stance.ingest.dedup import find_duplicates
+from stance.labelling.suggest import diverse_order, duplicate_groups, uncertainty
 
 
 def test_margin_and_entropy_values():
@@ -69,7 +69,7 @@ def _edited_copy(text: str) -> str:
 
 
 def test_duplicate_groups_against_labels_and_each_other():
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     texts = [
         t.text for t in parse_paths([SEEDS], recursive=False).turns if len(t.text) > 200
@@ -83,8 +83,8 @@ def test_duplicate_groups_against_labels_and_each_other():
 
 
 def _label_rows(project):
-    from stance.labels import load_labels
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
+    from stance.labelling.labels import load_labels
 
     names = read_schema(project / "labels" / "schema.toml").names
     return load_labels(sorted((project / "labels").glob("*.csv")), names)
@@ -171,7 +171,7 @@ def test_suggest_skips_near_duplicates_in_structured_input(project, tmp_path):
     root, _ = project
     labelled = _label_rows(root)
     long_labelled = [lab.text for lab in labelled if len(lab.text) > 300][:1]
-    from stance.parse import parse_paths
+    from stance.ingest.parse import parse_paths
 
     pages = [p for p in HELD_OUT_PAGES if "reddit" in p.name or "lemmygrad" in p.name]
     fresh = [t.text for t in parse_paths(pages).turns if len(t.text) > 200]

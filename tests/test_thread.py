@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.errors import InputError
-from stance.thread import Turn, check_integrity, read_turns, write_turns
+from stance.core.errors import InputError
+from stance.core.thread import Turn, check_integrity, read_turns, write_turns
 
 opt = st.none() | st.text(max_size=20)
 turns_st = st.lists(

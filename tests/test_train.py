@@ -7,11 +7,7 @@ import pytest
 from conftest import ROOT, run_cli
 from test_classify import GROUPS, TEXTS, FakeEmbedder, Y
 
-from stance.train import (
-    LEXICAL_WEIGHTS,
-    _previous_metrics,
-    choose_lexical_weight,
-)
+from stance.model.train import LEXICAL_WEIGHTS, _previous_metrics, choose_lexical_weight
 
 
 def test_the_lexical_weight_comes_from_the_grid_and_the_training_rows_only(
@@ -19,7 +15,7 @@ def test_the_lexical_weight_comes_from_the_grid_and_the_training_rows_only(
 ):
     """In cross-validation the weight (and C) are chosen on the training fold:
     the search sees no test row, and the test rows' labels change nothing."""
-    import stance.train as train_mod
+    import stance.model.train as train_mod
 
     X = FakeEmbedder().embed(TEXTS)
     texts = np.array(TEXTS, dtype=object)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_cli
 
-from stance.schema import init_debate, read_schema
-from stance.zeroshot import PrototypeHead, prototype_texts
+from stance.core.schema import init_debate, read_schema
+from stance.model.zeroshot import PrototypeHead, prototype_texts
 
 TOPICS = {
     "cooking": (
@@ -144,12 +144,14 @@ def test_no_label_name_is_hard_coded_in_the_package():
     names = set(read_schema(ROOT / "labels" / "schema.toml").names)
     only_labels = re.compile(r"\bfavou?r\b", re.IGNORECASE)
     hits = []
-    for path in sorted((ROOT / "stance").glob("*.py")):
+    for path in sorted((ROOT / "stance").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 value = node.value
                 if value.strip().lower() in names or only_labels.search(value):
-                    hits.append(f"{path.name}:{node.lineno}: {value[:60]!r}")
+                    hits.append(
+                        f"{path.relative_to(ROOT)}:{node.lineno}: {value[:60]!r}"
+                    )
     assert not hits, hits
 
 
@@ -165,11 +167,11 @@ def test_a_second_debate_end_to_end(project, tmp_path):
     """
     from conftest import HELD_OUT_PAGES
 
-    from stance.annotate import build_items
-    from stance.labels import read_labels
-    from stance.normalize import normalize_text
-    from stance.predict import load_model
-    from stance.suggest import predict_turns, rank_turns
+    from stance.core.normalize import normalize_text
+    from stance.labelling.annotate import build_items
+    from stance.labelling.labels import read_labels
+    from stance.labelling.suggest import predict_turns, rank_turns
+    from stance.model.predict import load_model
 
     _, held = project
     names = ["support", "deny", "query", "comment"]

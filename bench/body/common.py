@@ -1,5 +1,5 @@
 """Shared evaluation: our labels, frozen-MiniLM features, baselines, grouped CV as in
-stance/train.py (3 random grouped 5-fold splits, seeds 0..2, mean ± sd); every variant is
+stance/model/train.py (3 random grouped 5-fold splits, seeds 0..2, mean ± sd); every variant is
 scored in the same folds as TF-IDF, frozen MiniLM + LR (nested C) and the default."""
 
 import json
@@ -26,8 +26,8 @@ REPEATS = 3
 
 
 def load():
-    from stance.labels import label_files, label_groups, load_labels
-    from stance.schema import read_schema
+    from stance.core.schema import read_schema
+    from stance.labelling.labels import label_files, label_groups, load_labels
 
     schema = read_schema(ROOT / "labels" / "schema.toml")
     labels = load_labels(label_files(None, ROOT / "labels"), schema.names)
@@ -44,7 +44,7 @@ def frozen_X(texts):
         X = np.load(f)
         if len(X) == len(texts):
             return X
-    from stance.classify import StanceClassifier
+    from stance.model.classify import StanceClassifier
 
     X = StanceClassifier(backend="onnx").features(list(texts)).astype(np.float64)
     np.save(f, X)
@@ -87,8 +87,8 @@ def cold_ms_per_turn(model_dir, texts, n=64, prefix=None):
 
 
 def baselines(texts, X, y, groups, sides):
-    from stance.evaluate import tfidf_method
-    from stance.train import default_method, nested_head_method
+    from stance.model.evaluate import tfidf_method
+    from stance.model.train import default_method, nested_head_method
 
     return {
         "tfidf+logreg": tfidf_method(texts, y),
@@ -101,7 +101,7 @@ def run(methods, y, groups, schema, name, encode_ms=None):
     """cross_validate all methods in the same folds; write results/<name>.json + md."""
     from threadpoolctl import threadpool_limits
 
-    from stance.evaluate import cross_validate
+    from stance.model.evaluate import cross_validate
 
     classes = [c for c in schema.names if c in set(y)]
     with threadpool_limits(limits=1, user_api="blas"):

@@ -16,7 +16,7 @@ a = p.parse_args()
 
 import numpy as np  # noqa: E402
 
-from stance.train import default_method, nested_head_method  # noqa: E402
+from stance.model.train import default_method, nested_head_method  # noqa: E402
 
 schema, labels, texts, y, groups = load()
 X = frozen_X(texts)
@@ -58,7 +58,7 @@ methods[f"[minilm ⊕ {name} sentence-mean] + tfidf (default recipe)"] = default
     texts, np.hstack([X, Zs]) / np.sqrt(2), y, groups, sides, None
 )
 ms = cold_ms_per_turn(
-    str(__import__("stance.embed", fromlist=["model_path"]).model_path()),
+    str(__import__("stance.model.embed", fromlist=["model_path"]).model_path()),
     list(texts),
     prefix=prefix,
 )

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 torch.set_num_threads(1)
-PACKAGED = str(__import__("stance.embed", fromlist=["model_path"]).model_path())
+PACKAGED = str(__import__("stance.model.embed", fromlist=["model_path"]).model_path())
 LABELS = ["pro", "con", "none"]
 OURS = {"favor": 0, "against": 1, "none": 2}
 
@@ -168,7 +168,7 @@ def folds(a):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import load
 
-    from stance.evaluate import grouped_folds
+    from stance.model.evaluate import grouped_folds
 
     schema, labels, texts, y, groups = load()
     target = schema.target

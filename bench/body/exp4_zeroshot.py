@@ -49,8 +49,8 @@ else:
 
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from stance.evaluate import metrics  # noqa: E402
-from stance.train import default_method, nested_head_method  # noqa: E402
+from stance.model.evaluate import metrics  # noqa: E402
+from stance.model.train import default_method, nested_head_method  # noqa: E402
 
 side = np.isin(y, ["favor", "against"])
 auc = roc_auc_score(y[side] == "favor", P[side, 0] / (P[side, 0] + P[side, 1]))

@@ -5,8 +5,8 @@ import numpy as np
 from common import EXP, frozen_X, load
 from threadpoolctl import threadpool_limits
 
-from stance.evaluate import cross_validate
-from stance.train import nested_head_method
+from stance.model.evaluate import cross_validate
+from stance.model.train import nested_head_method
 
 schema, labels, texts, y, groups = load()
 X = frozen_X(texts)

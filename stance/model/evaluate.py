@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .progress import NO_PROGRESS
+from stance.core.progress import NO_PROGRESS
 
 N_FOLDS = 5
 

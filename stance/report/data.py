@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .chains import build_chains, describe_chain
-from .lang import ENCODER_LANGUAGES
-from .progress import NO_PROGRESS, Progress
-from .schema import Schema
-from .thread import Turn
+from stance.core.progress import NO_PROGRESS, Progress
+from stance.core.schema import Schema
+from stance.core.thread import Turn
+from stance.ingest.chains import build_chains, describe_chain
+from stance.ingest.lang import ENCODER_LANGUAGES
 
 UNCERTAIN_BELOW = 0.5
 NO_STANCE = "–"  # a turn left without a stance (its language), in chains
@@ -129,7 +129,7 @@ def label_file_status(path: Path, model, heldout: Sequence[Path], root: Path) ->
     """Whether the model was trained on this label file (by the path its config
     records, relative to the debate folder or here, or by content hash), or the
     file is the held-out set."""
-    from .files import sha256_file
+    from stance.core.files import sha256_file
 
     config = getattr(model, "config_", {}) or {}
     recorded = config.get("label_files")
@@ -150,9 +150,13 @@ def label_file_status(path: Path, model, heldout: Sequence[Path], root: Path) ->
 def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
     """Turn id -> (stance, label file, status) for every turn a project label
     file labels (labels/*.csv and labels/heldout/*.csv), joined by text."""
-    from .labels import heldout_label_files, join_by_text, read_label_rows
-    from .schema import project_root
-    from .suggest import project_label_files
+    from stance.core.schema import project_root
+    from stance.labelling.labels import (
+        heldout_label_files,
+        join_by_text,
+        read_label_rows,
+    )
+    from stance.labelling.suggest import project_label_files
 
     root = project_root(schema) if schema.path else Path(".")
     heldout = heldout_label_files(root / "labels")
@@ -199,7 +203,7 @@ def build_report(
     next_up = []
     scored = [(t, r) for t, r in zip(turns, rows, strict=True) if not r.get("skipped")]
     if scored:
-        from .suggest import rank_turns
+        from stance.labelling.suggest import rank_turns
 
         classes = list(scored[0][1]["scores"])
         proba = np.array([[r["scores"][c] for c in classes] for _, r in scored])
@@ -246,9 +250,14 @@ def report_paths(
     Turns in a language the model does not read (`languages`; None: any) are
     not embedded or labelled; the report counts them.
     """
-    from .parse import parse_paths
-    from .predict import features_chunked, merge_rows, model_name, split_readable
-    from .suggest import labelled_texts, project_label_files
+    from stance.ingest.parse import parse_paths
+    from stance.labelling.suggest import labelled_texts, project_label_files
+    from stance.model.predict import (
+        features_chunked,
+        merge_rows,
+        model_name,
+        split_readable,
+    )
 
     turns = list(parse_paths(paths).turns)
     keep, skipped = split_readable(turns, languages)
@@ -259,7 +268,7 @@ def report_paths(
     proba = model.proba_from(texts, X)  # every head, as `stance label`
     suffix = ""
     if thread_aware and readable:
-        from .context import thread_adjust
+        from stance.model.context import thread_adjust
 
         proba = thread_adjust(readable, proba, model.classes_, schema.sides)
         suffix = "+thread"
@@ -602,6 +611,8 @@ def _html_agreement(a: dict | None) -> list[str]:
         "<h3>Per page</h3>",
         table("page", a["per_page"], True),
     ]
+
+
 # What `stance report -o` writes, by extension: the one list of report formats
 # (stdout and devices get the first).
 RENDERERS = {".html": render_html, ".md": render_markdown}

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import InputError, warn
+from stance.core.errors import InputError, warn
 
 # A CSV field may hold a whole page: csv's default limit (128 KiB) refused
 # stance's own output. Every module that reads CSV imports this one.

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from stance.core.errors import InputError
 
 KINDS = ("article", "comment", "post", "message")
 FIELDS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text", "meta")
@@ -152,7 +152,7 @@ def iter_jsonl_turns(
 
 def read_turns(path: str | Path) -> list[Turn]:
     """Read turns from a JSONL file (ours or ConvoKit's utterances.jsonl)."""
-    from .files import read_text
+    from stance.core.files import read_text
 
     text, _ = read_text(path)
     turns = [turn for _, turn in iter_jsonl_turns(path, text.split("\n"))]
@@ -167,7 +167,7 @@ TURN_FORMATS = (".jsonl",)
 
 def write_turns(path: str | Path, turns: Iterable[Turn]) -> int:
     """Turns as JSONL to `path` (`-`: stdout), atomically."""
-    from .files import atomic_open
+    from stance.core.files import atomic_open
 
     n = 0
     with atomic_open(path) as fh:

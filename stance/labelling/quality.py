@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import Label, label_groups, read_label_rows
+from stance.labelling.labels import Label, label_groups, read_label_rows
 
 MIN_FOR_CV = 10
 
@@ -41,7 +41,7 @@ def find_conflicts(rows: Sequence[Label]) -> list[list[dict]]:
 
 def find_near_duplicates(rows: Sequence[Label]) -> list[list[dict]]:
     """Groups of near-duplicate (not identical) texts that carry different labels."""
-    from .dedup import find_duplicates
+    from stance.ingest.dedup import find_duplicates
 
     first: dict[str, Label] = {}
     for lab in rows:
@@ -85,9 +85,9 @@ def out_of_fold_proba(
     """Grouped-CV probabilities (columns in schema order) and the C used."""
     from threadpoolctl import threadpool_limits
 
-    from .classify import StanceHead
-    from .evaluate import grouped_folds
-    from .train import choose_C
+    from stance.model.classify import StanceHead
+    from stance.model.evaluate import grouped_folds
+    from stance.model.train import choose_C
 
     # ~70 small logistic regressions: one BLAS thread is faster than several
     # contending (`stance labels check` on 805 labels: 7 s against 20 s, 2 cores).
@@ -177,8 +177,8 @@ def check_labels(
             "skipped": f"need {MIN_FOR_CV}+ labels from 2+ conversations and 2+ labels"
         }
         return report
-    from .classify import StanceClassifier
-    from .evaluate import metrics
+    from stance.model.classify import StanceClassifier
+    from stance.model.evaluate import metrics
 
     X = StanceClassifier(backend=backend, embedder=embedder).features(
         [lab.text for lab in labels]

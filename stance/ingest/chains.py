@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .thread import Turn
+from stance.core.thread import Turn
 
 MENTION = re.compile(r"@([\w.-]{2,40})")
 

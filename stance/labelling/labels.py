@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .files import atomic_write_bytes, check_output_path, read_text
-from .normalize import normalize_text
-from .thread import Turn
+from stance.core.errors import InputError
+from stance.core.files import atomic_write_bytes, check_output_path, read_text
+from stance.core.normalize import normalize_text
+from stance.core.thread import Turn
 
 LOCK_TIMEOUT_S = 60
 LABEL_COLUMNS = (
@@ -337,7 +337,7 @@ def remove_label(path: str | Path, row: dict) -> bool:
     Runs under the same lock as `append_label` and rewrites the file whole
     (temporary file + rename), so a crash leaves the old or the new file.
     """
-    from .files import atomic_write_text
+    from stance.core.files import atomic_write_text
 
     path = Path(path)
     with label_lock(path):

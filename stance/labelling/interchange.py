@@ -31,8 +31,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InputError
-from .labels import LABEL_COLUMNS
+from stance.core.errors import InputError
+from stance.labelling.labels import LABEL_COLUMNS
 
 FORMATS = ("label-studio", "prodigy")
 FROM_NAME = "stance"
@@ -70,7 +70,7 @@ def _annotator(ann: dict) -> str:
 
 def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
     """Label rows from a Label Studio JSON export, and the number of tasks left out."""
-    from .files import read_text
+    from stance.core.files import read_text
 
     text, _ = read_text(path)
     try:
@@ -145,8 +145,8 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
 
 def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
     """Label rows from Prodigy JSONL (accepted answers only), and the rest's count."""
-    from .files import read_text
-    from .thread import iter_jsonl_objects
+    from stance.core.files import read_text
+    from stance.core.thread import iter_jsonl_objects
 
     text, _ = read_text(path)
     rows, left_out = [], 0
@@ -205,15 +205,15 @@ def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
 
 def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> dict:
     """Read a Label Studio or Prodigy file and add its labels to `target`."""
-    from .files import atomic_write_text, check_output_path
-    from .labels import (
+    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.normalize import normalize_text
+    from stance.labelling.labels import (
         format_row,
         label_header,
         label_lock,
         read_for_update,
         read_label_rows,
     )
-    from .normalize import normalize_text
 
     path, target = Path(path), Path(target)
     fmt = detect_format(path, fmt)
@@ -289,7 +289,7 @@ def label_config(schema) -> str:
 
 
 def candidate_task(cand, model_version: str) -> dict:
-    from .suggest import turn_source
+    from stance.labelling.suggest import turn_source
 
     t = cand.turn
     return {
@@ -326,8 +326,8 @@ def export_tasks(
     method: str = "margin",
 ) -> list[dict]:
     """Unlabelled turns (most informative first) as Label Studio tasks."""
-    from .predict import model_name
-    from .suggest import candidates
+    from stance.labelling.suggest import candidates
+    from stance.model.predict import model_name
 
     cands, _ = candidates(paths, model, schema, label_paths, method)
     if n is not None:
@@ -340,6 +340,6 @@ TASK_FORMATS = (".json",)
 
 
 def write_tasks(path: Path, tasks: list[dict]) -> None:
-    from .files import atomic_write_text
+    from stance.core.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")

@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .normalize import normalize_text
-from .thread import Turn
+from stance.core.normalize import normalize_text
+from stance.core.thread import Turn
 
 SHINGLE = 5
 NUM_PERM = 128

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import InputError, warn
-from .files import decode_text, read_bytes
-from .normalize import collapse_space, normalize_text
-from .thread import Turn, iter_jsonl_turns
+from stance.core.errors import InputError, warn
+from stance.core.files import decode_text, read_bytes
+from stance.core.normalize import collapse_space, normalize_text
+from stance.core.thread import Turn, iter_jsonl_turns
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
@@ -786,7 +786,7 @@ def iter_parquet_turns(
 
 
 def _json_meta(raw: str, path: str, line: int) -> dict:
-    from .thread import meta_problem
+    from stance.core.thread import meta_problem
 
     try:
         meta = json.loads(raw)
@@ -905,7 +905,7 @@ def select_inputs(
     the commands read it (a page parsed; a structured file streamed through,
     ids checked against the files before it), and a bad one is left out.
     """
-    from .predict import iter_structured
+    from stance.model.predict import iter_structured
 
     if not skip_bad:
         return expand_paths(paths, recursive), []
@@ -974,8 +974,8 @@ def parse_paths(
 ) -> ParseResult:
     """Read every input, take out repeated quotes, merge duplicate turns, then
     record each turn's language in `meta.lang`."""
-    from .dedup import dedupe_turns
-    from .lang import with_language
+    from stance.ingest.dedup import dedupe_turns
+    from stance.ingest.lang import with_language
 
     files = expand_paths(paths, recursive)
     pages = [read_page(f) for f in files]

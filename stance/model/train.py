@@ -8,21 +8,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .classify import LexicalHead, StanceClassifier, StanceHead, check_model_output
-from .errors import InputError
-from .evaluate import (
+from stance.core.errors import InputError
+from stance.core.files import sha256_file
+from stance.core.progress import NO_PROGRESS, Progress
+from stance.core.schema import Schema
+from stance.labelling.labels import label_groups, load_labels
+from stance.model.classify import (
+    LexicalHead,
+    StanceClassifier,
+    StanceHead,
+    check_model_output,
+)
+from stance.model.evaluate import (
     cross_validate,
     grouped_folds,
     majority_method,
     metrics,
     tfidf_method,
 )
-from .files import sha256_file
-from .labels import label_groups, load_labels
-from .progress import NO_PROGRESS, Progress
-from .schema import Schema
-from .zeroshot import METHOD as ZERO_SHOT
-from .zeroshot import zero_shot_head, zero_shot_method
+from stance.model.zeroshot import METHOD as ZERO_SHOT
+from stance.model.zeroshot import zero_shot_head, zero_shot_method
 
 C_GRID = (0.1, 0.3, 1.0, 4.0)
 # Share of the TF-IDF head in the ensemble; never 0 or 1, so both halves count.
@@ -123,8 +128,8 @@ def thread_aware_method(
     Every turn of each test conversation (labelled or not) is scored, so the
     adjustment sees the same neighbours it would see when labelling a page.
     """
-    from .context import thread_adjust
-    from .normalize import normalize_text
+    from stance.core.normalize import normalize_text
+    from stance.model.context import thread_adjust
 
     texts = np.asarray(texts, dtype=object)
     by_conv: dict[str, list] = {}
@@ -229,7 +234,7 @@ def _train(
     include_heldout,
     progress,
 ):
-    from .predict import features_chunked
+    from stance.model.predict import features_chunked
 
     repeats = repeats or REPEATS
     if output is not None:
@@ -261,7 +266,7 @@ def _train(
         EMBEDDING_ONLY: nested_head_method(X, y, groups, schema.sides),
     }
     if threads:
-        from .parse import parse_paths
+        from stance.ingest.parse import parse_paths
 
         page_turns = parse_paths(threads).turns
         methods[METHOD + "+thread"] = thread_aware_method(
@@ -362,7 +367,7 @@ def score_heldout(model, labels, held, files, schema, progress=NO_PROGRESS) -> d
     A held-out text that is also a training label is left out of the scores
     (`n_also_trained`): it would not be held out.
     """
-    from .predict import predict_proba_chunked
+    from stance.model.predict import predict_proba_chunked
 
     trained = {lab.key for lab in labels}
     test = [lab for lab in held if lab.key not in trained]

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chains import build_chains
-from .thread import Turn
+from stance.core.thread import Turn
+from stance.ingest.chains import build_chains
 
 SPEAKER_WEIGHT = 0.5
 REBUTTAL_WEIGHT = 0.25

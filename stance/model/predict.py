@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError
-from .lang import ENCODER_LANGUAGES, skip_reason
-from .parse import (
+from stance.core.errors import InputError, ModelError
+from stance.core.progress import NO_PROGRESS, Progress
+from stance.core.thread import Turn
+from stance.ingest.lang import ENCODER_LANGUAGES, skip_reason
+from stance.ingest.parse import (
     STRUCTURED_SUFFIXES,
     expand_paths,
     iter_csv_turns,
     parse_jsonl_lines,
     parse_paths,
 )
-from .progress import NO_PROGRESS, Progress
-from .thread import Turn
 
 BATCH = 2048
 PROGRESS_BATCH = 256  # turns between two moves of a progress bar
@@ -43,13 +43,13 @@ def default_model_dirs(schema=None) -> list[Path]:
     models/default of the schema's debate folder; without a schema file, also
     ./models/default and the one shipped next to the package.
     """
-    from .schema import project_root
+    from stance.core.schema import project_root
 
     if schema is not None and schema.path:
         return [project_root(schema) / "models" / DEFAULT_MODEL]
     return [
         Path("models") / DEFAULT_MODEL,
-        Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL,
+        Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL,
     ]
 
 
@@ -81,8 +81,8 @@ def load_model(
     schema is known, the zero-shot model (check `model_name(model)`).
     `trust_unsigned`: see `StanceClassifier.load`.
     """
-    from .classify import StanceClassifier
-    from .zeroshot import METHOD, zero_shot_model
+    from stance.model.classify import StanceClassifier
+    from stance.model.zeroshot import METHOD, zero_shot_model
 
     if path is not None and str(path) == METHOD:
         if schema is None:
@@ -112,18 +112,18 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     UTF-8 and BOM-marked files stream; a file in another encoding is decoded
     whole, as `stance parse` would.
     """
-    from .files import read_text, sniff_encoding
-    from .lang import with_language
+    from stance.core.files import read_text, sniff_encoding
+    from stance.ingest.lang import with_language
 
     if path.suffix.lower() == ".parquet":
-        from .parse import iter_parquet_turns
+        from stance.ingest.parse import iter_parquet_turns
 
         if path.is_file():
             yield from iter_parquet_turns(str(path), str(path), seen_ids)
         else:  # a FIFO: read whole, size-limited
             import pyarrow as pa
 
-            from .files import read_bytes
+            from stance.core.files import read_bytes
 
             yield from iter_parquet_turns(
                 pa.BufferReader(read_bytes(path)), str(path), seen_ids
@@ -285,7 +285,7 @@ def thread_aware_rows(
 
     Skipped turns take no part in the adjustment.
     """
-    from .context import thread_adjust
+    from stance.model.context import thread_adjust
 
     turns = list(turns)
     keep, skipped = split_readable(turns, languages)
@@ -332,7 +332,7 @@ def write_rows(path: Path | str | None, rows: Iterable[dict], classes=None) -> i
     the `score_*` columns of CSV and Parquet (default: the first row's scores), so
     a skipped row has the same columns as the others.
     """
-    from .files import atomic_open
+    from stance.core.files import atomic_open
 
     path = Path(path if path is not None else "-")
     suffix = path.suffix.lower()
@@ -382,7 +382,7 @@ def _write_parquet(path: Path, rows: Iterable[dict], classes=None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .files import atomic_open
+    from stance.core.files import atomic_open
 
     n = 0
     with atomic_open(path, "wb") as fh:

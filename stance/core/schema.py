@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from stance.core.errors import InputError
 
 SCHEMA_FILE = "schema.toml"
 DEFAULT_COLORS = ("#2b7bba", "#c0392b", "#8c8c8c", "#27ae60", "#8e44ad", "#e67e22")
@@ -133,8 +133,8 @@ def init_debate(
 
     Refuses to overwrite an existing schema. Returns the files written.
     """
-    from .files import atomic_write_text, check_output_path
-    from .labels import LABEL_COLUMNS
+    from stance.core.files import atomic_write_text, check_output_path
+    from stance.labelling.labels import LABEL_COLUMNS
 
     directory = check_output_path(directory, directory=True)
     names = [n.strip() for n in labels if n.strip()]

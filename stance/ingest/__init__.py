@@ -1,0 +1,2 @@
+"""Inputs → turns: pages and structured files, quotes, duplicates, languages,
+argument chains."""

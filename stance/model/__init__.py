@@ -1,0 +1,2 @@
+"""The stance model: the encoder (body), the heads, training, evaluation,
+labelling turns with it."""

@@ -1,0 +1,1 @@
+"""The stance summary report: its data, rendered as HTML or Markdown."""
