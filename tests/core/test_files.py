@@ -43,7 +43,7 @@ from stance.labelling.labels import append_label, label_files, read_labels
 from stance.model.classify import StanceClassifier
 from stance.model.predict import write_rows
 
-WRITER = Path(__file__).with_name("killed_writer.py")
+WRITER = ROOT / "tests" / "killed_writer.py"
 KILLS = int(os.environ.get("STANCE_KILLS", "30"))
 
 
@@ -604,7 +604,7 @@ def shutil_rmtree(path):
 
 # ------------------------------------------- real pages re-encoded (issue 15)
 
-ENCODINGS = Path(__file__).with_name("fixtures") / "encodings"
+ENCODINGS = ROOT / "tests" / "fixtures" / "encodings"
 MANIFEST = json.loads((ENCODINGS / "manifest.json").read_text(encoding="utf-8"))
 # Measured (`python tests/fixtures/encodings/make.py --measure`): a 1.4 KB
 # English page with 13 Cyrillic letters in KOI8-R is read as cp1256.

@@ -1,68 +1,17 @@
+"""The stance report: agreement with human labels, what to label next, the
+rendered HTML."""
+
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from stance.core.thread import Turn
-from stance.ingest.chains import build_chains, describe_chain
 
 
 def t(i, reply=None, conv="c", text="x", speaker=None, quotes=()):
     return Turn(i, speaker, conv, reply, None, text, {"quotes": list(quotes)})
-
-
-def test_reply_tree_paths_and_repairs():
-    turns = [t("a"), t("b", "a"), t("c", "a"), t("d", "b"), t("e", "zz"), t("f", "f")]
-    cs = build_chains(turns)
-    paths = sorted(c.turn_ids for c in cs.chains)
-    assert ("a", "b", "d") in paths and ("a", "c") in paths
-    assert ("e",) in paths and ("f",) in paths
-    assert any("missing zz" in w for w in cs.warnings)
-    assert any("itself" in w for w in cs.warnings)
-
-
-def test_cycle_is_broken_with_warning():
-    cs = build_chains([t("a", "b"), t("b", "a"), t("c", "a")])
-    assert any("cycle" in w for w in cs.warnings)
-    assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}
-
-
-def test_flat_page_links_carry_evidence():
-    turns = [
-        t("p1", speaker="ann", text="first"),
-        t("p2", speaker="bob", text="second"),
-        t("p3", speaker="cy", text="@ann you are wrong"),
-        t("p4", text="quoting", quotes=[{"text": "second", "source": "p2"}]),
-    ]
-    cs = build_chains(turns)
-    assert cs.links["p2"].evidence == "thread order"
-    assert cs.links["p3"].parent == "p1" and cs.links["p3"].evidence == "@ann"
-    assert cs.links["p4"].parent == "p2" and cs.links["p4"].evidence.startswith("quote")
-
-
-def test_turning_points_and_last_word():
-    turns = [t(str(i)) for i in range(5)]
-    cs = build_chains(turns)
-    stances = ["against", "favor", "none", "against", "against"]
-    rows = {
-        str(i): {"id": str(i), "stance": s, "confidence": 0.5 + i / 10, "speaker": None}
-        for i, s in enumerate(stances)
-    }
-    d = describe_chain(cs.chains[0], rows, ["favor", "against"])
-    assert d["turning_points"] == [1, 3]
-    assert d["last_word"] == "4" and d["strongest"] == {"favor": "1", "against": "4"}
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.integers(min_value=-1, max_value=30), min_size=1, max_size=30))
-def test_every_turn_lands_in_a_chain(parents):
-    turns = [t(f"t{i}", None if p < 0 else f"t{p}") for i, p in enumerate(parents)]
-    cs = build_chains(turns)
-    covered = {i for c in cs.chains for i in c.turn_ids}
-    assert covered == {x.id for x in turns}
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path):
@@ -103,25 +52,17 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert np.asarray(img).shape[1] == 1200
 
 
-def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
-    """Invalid input (check_integrity flags it) that library callers may still pass."""
-    turns = [t("a"), t("b"), t("a"), t("c")]
-    cs = build_chains(turns)
-    assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}
-    assert all(len(set(c.turn_ids)) == len(c.turn_ids) for c in cs.chains)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("thread_aware", [False, True])
 def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
     """The report labels from its one embedding pass with every head of the
     model (the default has a TF-IDF head too), so its rows are `stance label`'s."""
     from conftest import SEEDS
-    from stance.report.data import report_paths
 
     from stance.core.schema import find_schema
     from stance.ingest.parse import parse_paths
     from stance.model.predict import load_model, predict_rows, thread_aware_rows
+    from stance.report.data import report_paths
 
     schema = find_schema(None)
     model = load_model(None, schema)
@@ -145,14 +86,13 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
 def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     """The report's list is `stance suggest`'s order: unlabelled turns only,
     most uncertain first, round-robin over threads."""
+    from stance.core.schema import find_schema
     from stance.report.data import (
         NOTHING_TO_LABEL,
         build_report,
         render_html,
         render_markdown,
     )
-
-    from stance.core.schema import find_schema
 
     schema = find_schema(None)
     names = list(schema.names)
@@ -212,6 +152,7 @@ def _rows_and_turns(spec):
 
 
 def test_agreement_with_human_labels_per_page_per_status_and_overall():
+    from stance.core.schema import find_schema
     from stance.report.data import (
         HELD_OUT,
         TRAINED_ON,
@@ -220,8 +161,6 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
         render_html,
         render_markdown,
     )
-
-    from stance.core.schema import find_schema
 
     turns, rows = _rows_and_turns(
         [
@@ -278,14 +217,13 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
 def test_a_label_file_is_trained_on_by_its_recorded_path_or_content(tmp_path):
     from types import SimpleNamespace
 
+    from stance.core.files import sha256_file
     from stance.report.data import (
         HELD_OUT,
         NOT_TRAINED_ON,
         TRAINED_ON,
         label_file_status,
     )
-
-    from stance.core.files import sha256_file
 
     (tmp_path / "labels" / "heldout").mkdir(parents=True)
     a, b, c = (tmp_path / "labels" / n for n in ("a.csv", "b.csv", "c.csv"))

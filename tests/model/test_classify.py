@@ -268,7 +268,7 @@ def _shipped_copy(tmp_path, name="m"):
     import shutil
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     dst = tmp_path / name
     shutil.copytree(root / "models" / "default", dst)
     return dst
