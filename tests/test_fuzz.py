@@ -26,12 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stance.core.errors import InputError
-from stance.core.files import decode_text
+from stance.core.inputfiles import decode_text
 from stance.core.normalize import collapse_space, normalize_text
 from stance.core.schema import read_schema
 from stance.core.thread import Turn, check_integrity
 from stance.ingest.chains import build_chains
-from stance.ingest.parse import NUMBERED, page_from_bytes, parse_page_text
+from stance.ingest.page import parse_page_text
+from stance.ingest.parse import page_from_bytes
+from stance.ingest.rules import NUMBERED
 from stance.labelling.labels import append_label, read_labels
 from stance.model import predict
 

@@ -152,7 +152,7 @@ def iter_jsonl_turns(
 
 def read_turns(path: str | Path) -> list[Turn]:
     """Read turns from a JSONL file (ours or ConvoKit's utterances.jsonl)."""
-    from stance.core.files import read_text
+    from stance.core.inputfiles import read_text
 
     text, _ = read_text(path)
     turns = [turn for _, turn in iter_jsonl_turns(path, text.split("\n"))]

@@ -70,7 +70,7 @@ def _annotator(ann: dict) -> str:
 
 def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
     """Label rows from a Label Studio JSON export, and the number of tasks left out."""
-    from stance.core.files import read_text
+    from stance.core.inputfiles import read_text
 
     text, _ = read_text(path)
     try:
@@ -145,7 +145,7 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
 
 def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
     """Label rows from Prodigy JSONL (accepted answers only), and the rest's count."""
-    from stance.core.files import read_text
+    from stance.core.inputfiles import read_text
     from stance.core.thread import iter_jsonl_objects
 
     text, _ = read_text(path)

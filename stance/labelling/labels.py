@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stance.core.errors import InputError
-from stance.core.files import atomic_write_bytes, check_output_path, read_text
+from stance.core.files import atomic_write_bytes, check_output_path
+from stance.core.inputfiles import read_text
 from stance.core.normalize import normalize_text
 from stance.core.thread import Turn
 

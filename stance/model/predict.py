@@ -24,13 +24,8 @@ from stance.core.errors import InputError, ModelError
 from stance.core.progress import NO_PROGRESS, Progress
 from stance.core.thread import Turn
 from stance.ingest.lang import ENCODER_LANGUAGES, skip_reason
-from stance.ingest.parse import (
-    STRUCTURED_SUFFIXES,
-    expand_paths,
-    iter_csv_turns,
-    parse_jsonl_lines,
-    parse_paths,
-)
+from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths, parse_paths
+from stance.ingest.readers import iter_csv_turns, parse_jsonl_lines
 
 BATCH = 2048
 PROGRESS_BATCH = 256  # turns between two moves of a progress bar
@@ -112,18 +107,18 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     UTF-8 and BOM-marked files stream; a file in another encoding is decoded
     whole, as `stance parse` would.
     """
-    from stance.core.files import read_text, sniff_encoding
+    from stance.core.inputfiles import read_text, sniff_encoding
     from stance.ingest.lang import with_language
 
     if path.suffix.lower() == ".parquet":
-        from stance.ingest.parse import iter_parquet_turns
+        from stance.ingest.readers import iter_parquet_turns
 
         if path.is_file():
             yield from iter_parquet_turns(str(path), str(path), seen_ids)
         else:  # a FIFO: read whole, size-limited
             import pyarrow as pa
 
-            from stance.core.files import read_bytes
+            from stance.core.inputfiles import read_bytes
 
             yield from iter_parquet_turns(
                 pa.BufferReader(read_bytes(path)), str(path), seen_ids

@@ -35,9 +35,9 @@ from stance.core.files import (
     atomic_open,
     atomic_write_text,
     check_output_path,
-    decode_bytes,
     remove_stale_temps,
 )
+from stance.core.inputfiles import decode_bytes
 from stance.ingest.parse import expand_paths
 from stance.labelling.labels import append_label, label_files, read_labels
 from stance.model.classify import StanceClassifier

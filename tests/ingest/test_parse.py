@@ -5,7 +5,8 @@ from conftest import SEEDS, run_cli, shared_thread_files
 
 from stance.core.errors import InputError
 from stance.core.normalize import normalize_text
-from stance.ingest.parse import parse_page_text, parse_paths, read_page
+from stance.ingest.page import parse_page_text
+from stance.ingest.parse import parse_paths, read_page
 
 
 def texts(result):
@@ -468,7 +469,7 @@ def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
     """Row: a FIFO with no writer hung for ever."""
     import threading
 
-    import stance.core.files
+    import stance.core.inputfiles
 
     fifo = tmp_path / "page.txt"
     os.mkfifo(fifo)
@@ -487,10 +488,10 @@ def test_a_fifo_given_as_input_is_read_or_given_up(tmp_path, monkeypatch):
         t.text for t in read_page(page).turns
     ]
     writer.join()
-    monkeypatch.setattr(stance.core.files, "FIFO_WAIT_S", 0.5)
+    monkeypatch.setattr(stance.core.inputfiles, "FIFO_WAIT_S", 0.5)
     with pytest.raises(InputError, match="page.txt: FIFO with no writer for 0.5 s"):
         read_page(fifo)
-    monkeypatch.setattr(stance.core.files, "MAX_STREAM_BYTES", 1000)
+    monkeypatch.setattr(stance.core.inputfiles, "MAX_STREAM_BYTES", 1000)
     writer = threading.Thread(target=write)
     writer.start()
     with pytest.raises(InputError, match="stream longer than 0 MiB"):
@@ -534,6 +535,6 @@ def test_chinese_paragraphs_in_an_english_page_are_kept(tmp_path):
     [("one two three", 3), ("苏德条约", 4), ("pact 苏德", 3), ("ภาษาไทย", 7)],
 )
 def test_word_count_counts_characters_of_scripts_without_spaces(line, words):
-    from stance.ingest.parse import word_count
+    from stance.ingest.rules import word_count
 
     assert word_count(line, 10) == words
