@@ -515,7 +515,7 @@ def _tree(directory: Path) -> dict:
 
 
 def _tiny_model():
-    from test_classify import fitted
+    from fakes import fitted
 
     return fitted()
 

@@ -145,7 +145,7 @@ def test_cross_validation_counts_every_fold_of_every_method():
 
 
 def test_labelling_advances_by_every_turn_skipped_or_not():
-    from test_classify import TEXTS, FakeEmbedder, Y
+    from fakes import TEXTS, FakeEmbedder, Y
 
     from stance.core.thread import Turn
     from stance.model.classify import StanceClassifier

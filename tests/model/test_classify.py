@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+from fakes import GROUPS, TEXTS, FakeEmbedder, Y, fitted
 
 from stance.core.errors import ModelError
 from stance.model.classify import (
@@ -11,39 +12,6 @@ from stance.model.classify import (
     config_digest,
     fit_temperature,
 )
-
-
-class FakeEmbedder:
-    """Plumbing-only test double: deterministic vectors from character counts."""
-
-    id = "fake@test"
-
-    def embed(self, texts):
-        out = np.zeros((len(texts), 8))
-        for i, t in enumerate(texts):
-            for ch in t.lower():
-                out[i, ord(ch) % 8] += 1
-        return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-9, None)
-
-
-TEXTS = [
-    "aaaa bbb",
-    "aaab bb",
-    "abab aaa",
-    "zzzz yyy",
-    "zzzy yy",
-    "zyzy zzz",
-    "mmmm nnn",
-    "mmmn nn",
-    "mnmn mmm",
-] * 3
-Y = ["favor"] * 3 + ["against"] * 3 + ["none"] * 3
-Y = Y * 3
-GROUPS = [f"g{i % 5}" for i in range(len(TEXTS))]
-
-
-def fitted():
-    return StanceClassifier(embedder=FakeEmbedder()).fit(TEXTS, Y, GROUPS)
 
 
 def test_contract_classes_are_strings_and_proba_rows_sum_to_one():
@@ -220,7 +188,7 @@ def test_labelling_with_a_saved_ensemble_does_not_import_scikit_learn(tmp_path):
 
     fitted_ensemble().save(tmp_path / "m")
     probe = (
-        "import sys; sys.path.insert(0, 'tests'); from test_classify import FakeEmbedder; "
+        "import sys; sys.path.insert(0, 'tests'); from fakes import FakeEmbedder; "
         "from stance.model.classify import StanceClassifier; "
         f"m = StanceClassifier.load({str(tmp_path / 'm')!r}, embedder=FakeEmbedder(), "
         "check_encoder=False); m.predict_proba(['aaab zzz']); "

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from conftest import ROOT, run_cli
-from test_classify import GROUPS, TEXTS, FakeEmbedder, Y
+from fakes import GROUPS, TEXTS, FakeEmbedder, Y
 
 from stance.model.train import LEXICAL_WEIGHTS, _previous_metrics, choose_lexical_weight
 
