@@ -75,7 +75,7 @@ def load_data():
 
 
 def fit_head(X, y, groups, sides, calibrate: bool):
-    from stance.model.classify import StanceHead
+    from stance.model.heads import StanceHead
     from stance.model.train import choose_C
 
     C = choose_C(X, y, groups, sides)

@@ -248,7 +248,7 @@ def train_cli(
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema, project_root
     from stance.labelling.labels import heldout_label_files, label_files, pending_rows
-    from stance.model.classify import check_model_output
+    from stance.model.persist import check_model_output
     from stance.model.train import metrics_table, train
 
     sch = find_schema(schema)

@@ -58,7 +58,8 @@ def model_intercept(version: int):
 def save_model(path: Path, version: int) -> None:
     import numpy as np
 
-    from stance.model.classify import StanceClassifier, StanceHead
+    from stance.model.classify import StanceClassifier
+    from stance.model.heads import StanceHead
 
     head = StanceHead()
     head.classes_ = np.array(STANCES)

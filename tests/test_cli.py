@@ -265,7 +265,7 @@ def _model_variant(src, dst, change):
     """A copy of a model directory with one thing changed, as it would arrive."""
     import shutil
 
-    from stance.model.classify import config_digest
+    from stance.model.persist import config_digest
 
     shutil.copytree(src, dst)
     cfg_path = dst / "config.json"

@@ -636,7 +636,8 @@ def _saved_model() -> Path:
     """A small real model directory (fitted head, fake encoder id), saved once."""
     import numpy as np
 
-    from stance.model.classify import StanceClassifier, StanceHead
+    from stance.model.classify import StanceClassifier
+    from stance.model.heads import StanceHead
 
     path = TMP / "model-src"
     if not path.is_dir():
@@ -681,7 +682,8 @@ def test_fuzz_model_directory(edits):
     import numpy as np
 
     from stance.core.errors import StanceError
-    from stance.model.classify import StanceClassifier, config_digest
+    from stance.model.classify import StanceClassifier
+    from stance.model.persist import config_digest
 
     count_case("model directory")
     path = TMP / "model"

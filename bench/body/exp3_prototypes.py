@@ -70,9 +70,9 @@ def split_sentences(text):
 def main():
     from sklearn.cluster import KMeans
 
-    from stance.model.classify import StanceHead
     from stance.model.embed import Embedder
     from stance.model.evaluate import grouped_folds
+    from stance.model.heads import StanceHead
     from stance.model.train import choose_C, default_method
 
     schema, labels, texts, y, groups = load()

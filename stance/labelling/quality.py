@@ -85,8 +85,8 @@ def out_of_fold_proba(
     """Grouped-CV probabilities (columns in schema order) and the C used."""
     from threadpoolctl import threadpool_limits
 
-    from stance.model.classify import StanceHead
     from stance.model.evaluate import grouped_folds
+    from stance.model.heads import StanceHead
     from stance.model.train import choose_C
 
     # ~70 small logistic regressions: one BLAS thread is faster than several

@@ -13,12 +13,7 @@ from stance.core.files import sha256_file
 from stance.core.progress import NO_PROGRESS, Progress
 from stance.core.schema import Schema
 from stance.labelling.labels import label_groups, load_labels
-from stance.model.classify import (
-    LexicalHead,
-    StanceClassifier,
-    StanceHead,
-    check_model_output,
-)
+from stance.model.classify import StanceClassifier
 from stance.model.evaluate import (
     cross_validate,
     grouped_folds,
@@ -26,6 +21,8 @@ from stance.model.evaluate import (
     metrics,
     tfidf_method,
 )
+from stance.model.heads import LexicalHead, StanceHead
+from stance.model.persist import check_model_output
 from stance.model.zeroshot import METHOD as ZERO_SHOT
 from stance.model.zeroshot import zero_shot_head, zero_shot_method
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from stance.core.schema import Schema
-from stance.model.classify import StanceClassifier, _softmax
+from stance.model.classify import StanceClassifier
+from stance.model.heads import _softmax
 
 METHOD = "zero-shot"
 # Cosine similarities of MiniLM embeddings differ by a few hundredths between

@@ -5,13 +5,9 @@ import pytest
 from fakes import GROUPS, TEXTS, FakeEmbedder, Y, fitted
 
 from stance.core.errors import ModelError
-from stance.model.classify import (
-    NotFittedError,
-    StanceClassifier,
-    StanceHead,
-    config_digest,
-    fit_temperature,
-)
+from stance.model.classify import StanceClassifier
+from stance.model.heads import NotFittedError, StanceHead, fit_temperature
+from stance.model.persist import config_digest
 
 
 def test_contract_classes_are_strings_and_proba_rows_sum_to_one():
@@ -155,7 +151,7 @@ def test_tfidf_rows_equal_scikit_learns_vectorizer():
     from conftest import ROOT
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.model.classify import TFIDF, tfidf_rows
+    from stance.model.heads import TFIDF, tfidf_rows
 
     with open(ROOT / "labels" / "seeds.csv", encoding="utf-8") as fh:
         texts = [r["text"] for r in csv.DictReader(fh)]
@@ -173,7 +169,7 @@ def test_lexical_head_probabilities_equal_the_sparse_path():
     m = fitted_ensemble()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.model.classify import TFIDF
+    from stance.model.heads import TFIDF
 
     vec = TfidfVectorizer(**TFIDF, vocabulary=m.lexical_.vocabulary_)
     vec.idf_ = m.lexical_.idf_
