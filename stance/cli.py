@@ -79,7 +79,7 @@ def _console(stderr: bool = True):
 
 def _load_model(model, sch, trust_unsigned: bool = False):
     """Load the model; say so once when the labels will be zero-shot."""
-    from stance.model.predict import load_model, model_name
+    from stance.model.find import load_model, model_name
 
     mdl = load_model(model, sch, trust_unsigned=trust_unsigned)
     if model_name(mdl) == "zero-shot":
@@ -125,7 +125,7 @@ def parse_cli(
     Example: stance parse seeds/*.txt -o turns.jsonl
     """
     from stance.core.files import check_output_path
-    from stance.core.thread import TURN_FORMATS, write_turns
+    from stance.core.writers import TURN_FORMATS, write_turns
     from stance.ingest.parse import parse_paths
 
     output = output or Path("-")
@@ -379,14 +379,9 @@ def label_cli(
     from stance.core.files import check_output_path
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema
-    from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths
-    from stance.model.predict import (
-        ROW_FORMATS,
-        iter_turns,
-        predict_rows,
-        thread_aware_rows,
-        write_rows,
-    )
+    from stance.core.writers import ROW_FORMATS, write_rows
+    from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths, iter_turns
+    from stance.model.predict import predict_rows, thread_aware_rows
 
     output = output or Path("-")
     check_output_path(output, suffixes=ROW_FORMATS, what="stance label")

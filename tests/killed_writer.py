@@ -93,7 +93,7 @@ def main() -> None:
         def write(k):
             append_label(path, label_row(k))
     elif mode == "output":
-        from stance.model.predict import write_rows
+        from stance.core.writers import write_rows
 
         def write(k):
             write_rows(path, output_rows(k))

@@ -179,7 +179,7 @@ def test_parse_train_label_evaluate_end_to_end(tmp_path):
 
     from stance.core.schema import read_schema
     from stance.labelling.labels import load_labels
-    from stance.model.predict import load_model
+    from stance.model.find import load_model
 
     schema = read_schema(labels / "schema.toml")
     mdl = load_model(tmp_path / "model", schema)

@@ -27,7 +27,7 @@ def _queue_texts(root, target):
         project_label_files,
         rank_turns,
     )
-    from stance.model.predict import load_model
+    from stance.model.find import load_model
 
     schema = read_schema(root / "labels" / "schema.toml")
     model = load_model(root / "models" / "default", schema)

@@ -25,11 +25,12 @@ from conftest import count_case
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stance.core.thread import Turn, write_turns
+from stance.core.thread import Turn
+from stance.core.writers import write_rows, write_turns
+from stance.ingest.parse import iter_turns
 from stance.labelling.interchange import candidate_task, read_label_studio, write_tasks
 from stance.labelling.labels import append_label, read_label_rows
 from stance.labelling.suggest import Candidate, write_batch
-from stance.model.predict import iter_turns, write_rows
 
 ROUND_TRIP = settings(
     max_examples=int(os.environ.get("STANCE_FUZZ_EXAMPLES", "300")) // 5,

@@ -37,10 +37,6 @@ class Schema:
     def colors(self) -> dict[str, str]:
         return {spec.name: spec.color for spec in self.labels}
 
-    @property
-    def neutral(self) -> tuple[str, ...]:
-        return tuple(n for n in self.names if n not in self.sides)
-
 
 def read_schema(path: str | Path) -> Schema:
     path = Path(path)

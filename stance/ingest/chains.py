@@ -108,7 +108,7 @@ def build_chains(turns: Sequence[Turn]) -> ChainSet:
                 if link:
                     links[t.id] = link
             # Inferred links point back in thread order, so only repeated ids
-            # (invalid input, see thread.check_integrity) can close a cycle.
+            # (invalid input: ids must be unique) can close a cycle.
             _break_cycles(conv_turns, parent, links, warnings)
         chains.extend(_paths(conv, conv_turns, parent, links))
     return ChainSet(chains=chains, parent=parent, links=links, warnings=warnings)

@@ -8,10 +8,11 @@ Raw pages go to the page parser (`page.py`), structured files to the readers
 
 from __future__ import annotations
 
+import io
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stance.core.errors import InputError
@@ -19,7 +20,13 @@ from stance.core.inputfiles import decode_text, read_bytes
 from stance.core.thread import Turn
 from stance.ingest.page import Dropped, parse_page_text
 from stance.ingest.quotes import extract_repeated_quotes
-from stance.ingest.readers import iter_parquet_turns, parse_csv_text, parse_jsonl_text
+from stance.ingest.readers import (
+    iter_csv_turns,
+    iter_parquet_turns,
+    parse_csv_text,
+    parse_jsonl_lines,
+    parse_jsonl_text,
+)
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 
@@ -45,7 +52,6 @@ class ParseResult:
     dropped: tuple[Dropped, ...]
     merged: int = 0
     quotes_found: int = 0
-    stats: dict = field(default_factory=dict)
 
 
 def expand_paths(paths: Iterable[str | Path], recursive: bool = True) -> list[Path]:
@@ -104,7 +110,7 @@ def select_inputs(
     the commands read it (a page parsed; a structured file streamed through,
     ids checked against the files before it), and a bad one is left out.
     """
-    from stance.model.predict import iter_structured
+    from stance.ingest.parse import iter_structured
 
     if not skip_bad:
         return expand_paths(paths, recursive), []
@@ -219,7 +225,6 @@ def parse_paths(
         dropped=dropped,
         merged=merged,
         quotes_found=n_quotes,
-        stats={"encodings": {p.path: p.encoding for p in pages}},
     )
 
 
@@ -233,3 +238,68 @@ def _reconv(turn: Turn, conv: str) -> Turn:
     return replace(
         turn, id=conv + turn.id[len(turn.conversation_id) :], conversation_id=conv
     )
+
+
+def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Turn]:
+    """Stream turns from a JSONL or CSV file without reading it whole.
+
+    UTF-8 and BOM-marked files stream; a file in another encoding is decoded
+    whole, as `stance parse` would.
+    """
+    from stance.core.inputfiles import read_text, sniff_encoding
+    from stance.ingest.lang import with_language
+
+    if path.suffix.lower() == ".parquet":
+        from stance.ingest.readers import iter_parquet_turns
+
+        if path.is_file():
+            yield from iter_parquet_turns(str(path), str(path), seen_ids)
+        else:  # a FIFO: read whole, size-limited
+            import pyarrow as pa
+
+            from stance.core.inputfiles import read_bytes
+
+            yield from iter_parquet_turns(
+                pa.BufferReader(read_bytes(path)), str(path), seen_ids
+            )
+        return
+    # A FIFO or device can be read once only: whole (size-limited), not sniffed.
+    encoding = sniff_encoding(path) if path.is_file() else None
+    if encoding is None:
+        text, _ = read_text(path)
+        fh = io.StringIO(text, newline="")
+    else:
+        try:
+            fh = open(path, encoding=encoding, newline="")
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot open") from None
+    with fh:
+        try:
+            if path.suffix.lower() == ".jsonl":
+                n = 0
+                for turn in parse_jsonl_lines(fh, str(path), seen_ids):
+                    n += 1
+                    yield with_language(turn)
+                if n == 0:
+                    raise InputError(path, "no utterances in file")
+            else:
+                for turn in iter_csv_turns(fh, str(path), seen_ids):
+                    yield with_language(turn)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                path, f"not {encoding} past its start ({exc.reason}); convert it"
+            ) from None
+
+
+def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
+    """All turns of the inputs; structured files stream, raw pages are parsed."""
+    files = expand_paths(paths)
+    structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
+    pages = [f for f in files if f not in structured]
+    seen: set[str] = set()
+    if pages:
+        for turn in parse_paths(pages).turns:
+            seen.add(turn.id)
+            yield turn
+    for f in structured:
+        yield from iter_structured(f, seen)

@@ -366,13 +366,14 @@ def annotate(
     from rich.console import Console
 
     from stance.core.files import check_output_path, resolve_output
+    from stance.ingest.parse import iter_turns
     from stance.labelling.suggest import (
         labelled_texts,
         project_label_files,
         rank_turns,
         score_readable,
     )
-    from stance.model.predict import iter_turns, load_model, model_name
+    from stance.model.find import load_model, model_name
 
     check_output_path(labels_path)
     # A symlinked label file is the file it points to: answers, undo and the

@@ -327,7 +327,7 @@ def export_tasks(
 ) -> list[dict]:
     """Unlabelled turns (most informative first) as Label Studio tasks."""
     from stance.labelling.suggest import candidates
-    from stance.model.predict import model_name
+    from stance.model.find import model_name
 
     cands, _ = candidates(paths, model, schema, label_paths, method)
     if n is not None:

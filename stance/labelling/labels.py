@@ -204,11 +204,6 @@ def join_by_text(turns: Iterable[Turn], by_key: dict) -> dict:
     return out
 
 
-def join_labels(turns: Iterable[Turn], labels: Iterable[Label]) -> dict[str, str]:
-    """Turn id -> stance, joined by normalised text."""
-    return join_by_text(turns, {label.key: label.stance for label in labels})
-
-
 def read_for_update(path: Path) -> str:
     """The text of a label file about to be rewritten ("" when there is none).
 

@@ -188,7 +188,7 @@ def predict_turns(
     progress: Progress = NO_PROGRESS,
 ) -> tuple[list[Turn], np.ndarray, dict[str, int]]:
     """`score_readable` on the turns of the inputs."""
-    from stance.model.predict import iter_turns
+    from stance.ingest.parse import iter_turns
 
     return score_readable(list(iter_turns(paths)), model, languages, progress)
 

@@ -252,12 +252,8 @@ def report_paths(
     """
     from stance.ingest.parse import parse_paths
     from stance.labelling.suggest import labelled_texts, project_label_files
-    from stance.model.predict import (
-        features_chunked,
-        merge_rows,
-        model_name,
-        split_readable,
-    )
+    from stance.model.find import model_name
+    from stance.model.predict import features_chunked, merge_rows, split_readable
 
     turns = list(parse_paths(paths).turns)
     keep, skipped = split_readable(turns, languages)

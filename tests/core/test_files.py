@@ -38,10 +38,10 @@ from stance.core.files import (
     remove_stale_temps,
 )
 from stance.core.inputfiles import decode_bytes
+from stance.core.writers import write_rows
 from stance.ingest.parse import expand_paths
 from stance.labelling.labels import append_label, label_files, read_labels
 from stance.model.classify import StanceClassifier
-from stance.model.predict import write_rows
 
 WRITER = ROOT / "tests" / "killed_writer.py"
 KILLS = int(os.environ.get("STANCE_KILLS", "30"))

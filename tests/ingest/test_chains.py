@@ -63,7 +63,7 @@ def test_every_turn_lands_in_a_chain(parents):
 
 
 def test_repeated_ids_in_a_flat_page_do_not_hang_or_vanish():
-    """Invalid input (check_integrity flags it) that library callers may still pass."""
+    """Invalid input (ids must be unique) that library callers may still pass."""
     turns = [t("a"), t("b"), t("a"), t("c")]
     cs = build_chains(turns)
     assert {i for c in cs.chains for i in c.turn_ids} == {"a", "b", "c"}

@@ -110,7 +110,7 @@ def test_detection_never_fails_and_gives_a_code(text):
 
 
 def test_streamed_jsonl_turns_get_a_language_too(tmp_path):
-    from stance.model.predict import iter_turns
+    from stance.ingest.parse import iter_turns
 
     src = tmp_path / "turns.jsonl"
     src.write_text(

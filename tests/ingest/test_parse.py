@@ -318,7 +318,7 @@ def test_turns_without_text_are_skipped_alike_in_jsonl_and_csv(tmp_path, caplog)
         assert [r.getMessage() for r in caplog.records] == [
             f"{path}: 2 turns without text skipped (lines {lines})"
         ]
-    from stance.model.predict import iter_turns
+    from stance.ingest.parse import iter_turns
 
     assert [t.id for t in iter_turns([jl])] == [t.id for t in iter_turns([cs])]
 

@@ -10,7 +10,7 @@ from stance.core.thread import Turn
 from stance.labelling.labels import (
     LABEL_COLUMNS,
     append_label,
-    join_labels,
+    join_by_text,
     load_labels,
     read_labels,
 )
@@ -56,9 +56,8 @@ def test_join_by_normalised_text():
     turns = [Turn("t1", None, "c", None, None, "It wasn’t  just a pact!", {})]
     from stance.labelling.labels import Label
 
-    joined = join_labels(
-        turns, [Label(text="it wasn't just a pact!", stance="against")]
-    )
+    label = Label(text="it wasn't just a pact!", stance="against")
+    joined = join_by_text(turns, {label.key: label.stance})
     assert joined == {"t1": "against"}
 
 

@@ -6,8 +6,7 @@ import io
 import pytest
 
 from stance.core.errors import InputError
-from stance.ingest.parse import read_page
-from stance.model.predict import iter_structured, iter_turns
+from stance.ingest.parse import iter_structured, iter_turns, read_page
 
 
 def test_large_csv_streams_like_the_whole_file(tmp_path):

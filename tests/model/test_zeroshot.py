@@ -105,7 +105,7 @@ def test_a_second_debate_end_to_end(project, tmp_path):
     from stance.labelling.annotate import build_items
     from stance.labelling.labels import read_labels
     from stance.labelling.suggest import predict_turns, rank_turns
-    from stance.model.predict import load_model
+    from stance.model.find import load_model
 
     _, held = project
     names = ["support", "deny", "query", "comment"]

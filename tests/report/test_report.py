@@ -61,7 +61,8 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
 
     from stance.core.schema import find_schema
     from stance.ingest.parse import parse_paths
-    from stance.model.predict import load_model, predict_rows, thread_aware_rows
+    from stance.model.find import load_model
+    from stance.model.predict import predict_rows, thread_aware_rows
     from stance.report.data import report_paths
 
     schema = find_schema(None)
