@@ -248,8 +248,9 @@ def train_cli(
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema, project_root
     from stance.labelling.labels import heldout_label_files, label_files, pending_rows
+    from stance.model.card import train_summary
     from stance.model.persist import check_model_output
-    from stance.model.train import metrics_table, train
+    from stance.model.train import train
 
     sch = find_schema(schema)
     if output is None:
@@ -277,78 +278,10 @@ def train_cli(
         print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=2))
         return
     out = _console(stderr=False)
-    for path, n in pending_rows(files, sch.names).items():
-        out.print(
-            f"{path}: {n} rows with an empty stance skipped (not labelled yet)",
-            markup=False,
-        )
-    out.print(
-        f"{report['n_labels']} labels from {report['n_conversations']} "
-        f"conversations {report['label_counts']}; method {report['method']}, "
-        f"C={report['C']}, TF-IDF weight {report['lexical_weight']}",
-        markup=False,
-    )
-    out.print(
-        "grouped cross-validation (folds by conversation; mean ± sd over "
-        f"{report['repeats']} random splits):",
-        markup=False,
-    )
-    out.print(metrics_table(report["cv"], sch), markup=False)
-    m = report["cv"][report["method"]]
-    out.print(
-        f"confusion (rows true, columns predicted, {report['repeats']} splits "
-        "summed): "
-        f"{m['confusion']['labels']} {m['confusion']['matrix']}",
-        markup=False,
-    )
-    prev = report.get("previous")
-    if prev:
-        if prev.get("n_labels") is not None:
-            out.print(
-                f"labels against the model it replaces: {prev['n_labels']} -> "
-                f"{report['n_labels']} ({report['n_labels'] - prev['n_labels']:+d})",
-                markup=False,
-            )
-        out.print(
-            f"change against the model it replaces ({prev['method']}): macro-F1 "
-            f"{prev['macro_f1']:.3f} -> {m['macro_f1']:.3f} "
-            f"({m['macro_f1'] - prev['macro_f1']:+.3f}), F_avg "
-            f"{prev['f_avg']:.3f} -> {m['f_avg']:.3f} "
-            f"({m['f_avg'] - prev['f_avg']:+.3f})"
-            + (
-                f" (that model was scored on {prev['repeats']} split(s), this one "
-                f"on {report['repeats']}: part of the change is the scoring)"
-                if prev["repeats"] != report["repeats"]
-                else ""
-            ),
-            markup=False,
-        )
-    held = report.get("heldout")
-    if report["include_heldout"]:
-        out.print(
-            "held-out labels trained on (--include-heldout): no held-out score",
-            markup=False,
-        )
-    elif held and held["metrics"]:
-        h = held["metrics"][report["method"]]
-        out.print(
-            f"held-out test set ({held['n']} labels from {held['n_conversations']} "
-            f"conversations never trained on): macro-F1 {h['macro_f1']:.3f}, F_avg "
-            f"{h['f_avg']:.3f}, accuracy {h['accuracy']:.3f}",
-            markup=False,
-        )
-        out.print(metrics_table(held["metrics"], sch), markup=False)
-    from stance.core.files import previous_path
-
-    out.print(
-        f"model written to {output}"
-        + (
-            f" (the model it replaced is in {previous_path(output)})"
-            if replacing
-            else ""
-        ),
-        markup=False,
-    )
+    for line in train_summary(
+        report, sch, pending_rows(files, sch.names), output, replacing
+    ):
+        out.print(line, markup=False)
 
 
 @app.command("label")
@@ -440,8 +373,8 @@ def evaluate_cli(
     """
     from stance.core.schema import find_schema
     from stance.labelling.labels import label_files, load_labels
+    from stance.model.card import metrics_table
     from stance.model.evaluate import metrics
-    from stance.model.train import metrics_table
 
     sch = find_schema(schema)
     mdl = _load_model(model, sch, trust_unsigned)

@@ -27,12 +27,24 @@ from stance.model.zeroshot import METHOD as ZERO_SHOT
 from stance.model.zeroshot import zero_shot_head, zero_shot_method
 
 C_GRID = (0.1, 0.3, 1.0, 4.0)
+
+
 # Share of the TF-IDF head in the ensemble; never 0 or 1, so both halves count.
 LEXICAL_WEIGHTS = (0.3, 0.5, 0.7)
+
+
 METHOD = "embedding+tfidf"
+
+
 EMBEDDING_ONLY = "embedding+logreg"
+
+
 TFIDF, MAJORITY = "tfidf+logreg", "majority"  # baselines: no sentence embedding
+
+
 REPEATS = 3  # grouped CV on this many random splits; scores are their mean
+
+
 ENCODE_SAMPLE = 64  # label texts encoded without the cache to time the body
 
 
@@ -352,6 +364,8 @@ def _train(
         }
         if held_scores is not None:
             extra["heldout"] = held_scores
+        from stance.model.card import model_card  # card.py reads ENCODE_SAMPLE
+
         model.save(output, extra_config=extra, card=model_card(report, schema, extra))
         report["output"] = str(output)
     return report
@@ -443,125 +457,3 @@ def _previous_metrics(path: Path) -> dict | None:
         # configs before repeated cross-validation scored one split
         "repeats": repeats if isinstance(repeats, int) else 1,
     }
-
-
-def model_card(report: dict, schema: Schema, extra: dict) -> str:
-    lines = [
-        f"# stance model: {schema.name}",
-        "",
-        f"Target: {schema.target}",
-        "",
-        f"Method: {report['method']}. Body: all-MiniLM-L6-v2 sentence embeddings "
-        "(packaged weights, offline). Heads: logistic regression on the embeddings "
-        f"(balanced class weights, C={report['C']}) and logistic regression on TF-IDF "
-        "word 1-2 grams (C=10); each head's probabilities are temperature-calibrated "
-        f"on out-of-fold logits, then averaged with TF-IDF weight "
-        f"{report['lexical_weight']}. C and the weight are chosen by grouped CV inside "
-        "the training rows (nested in the table below).",
-        "",
-        "Rows of the table: `embedding+tfidf` is this model's method; "
-        "`embedding+logreg` the embedding head alone; `+thread` adds thread context "
-        "(speaker consistency, rebuttal; `--thread-aware`); `zero-shot` scores by "
-        "similarity to the schema's label prototypes (no labels); `tfidf+logreg` and "
-        "`majority` are baselines.",
-        "",
-        f"Trained on {report['n_labels']} labels from {report['n_conversations']} "
-        f"conversations: {report['label_counts']}.",
-        "",
-        "## Grouped cross-validation (folds by conversation, same folds for every row)",
-        "",
-        f"Mean ± sd over {report['repeats']} random grouped 5-fold splits "
-        "(per-class F1: the mean).",
-        "",
-        metrics_table(report["cv"], schema),
-        "",
-        f"Reproduce: `{report['command']}` on the label files listed below.",
-        "",
-        *heldout_section(report, schema),
-        "`train s/fold`: mean seconds to fit the method on one training fold "
-        "(about 4/5 of the labels), nested hyperparameter search included. "
-        "`label turns/s`: turns labelled per second on a cold cache, i.e. "
-        f"encoding ({report['timing_s']['encode_ms_per_turn']} ms a turn, timed "
-        f"on {ENCODE_SAMPLE} label texts without the cache) plus the head.",
-        "",
-        f"Time: embedding {report['timing_s']['embed']} s (cached texts are not "
-        f"encoded again), cross-validation {report['timing_s']['cv']} s, final fit "
-        f"{report['timing_s']['fit']} s.",
-        "",
-        "## Label files",
-        "",
-        *[f"- `{p}` sha256 {h[:16]}" for p, h in extra.get("label_files", {}).items()],
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def heldout_section(report: dict, schema: Schema) -> list[str]:
-    """The model card's held-out lines: the scores, or why there are none."""
-    if report.get("include_heldout"):
-        return [
-            "## Held-out test set",
-            "",
-            "None: this model was trained with `--include-heldout`, so the held-out "
-            "labels (labels/heldout/) are among its training labels and no score on "
-            "unseen pages is given.",
-            "",
-        ]
-    held = report.get("heldout")
-    if not held:
-        return []
-    files = ", ".join(f"`{p}`" for p in held["files"])
-    lines = [
-        "## Held-out test set (pages no model was trained on)",
-        "",
-        f"{held['n']} labelled turns from {held['n_conversations']} conversations "
-        f"in {files}, never used in training or in choosing hyperparameters; "
-        "the final model (trained on all the labels above) and the baselines "
-        "fitted on the same labels, scored once.",
-        "",
-    ]
-    if held.get("n_also_trained"):
-        lines += [
-            f"{held['n_also_trained']} held-out texts that are also training labels "
-            "are left out.",
-            "",
-        ]
-    if held["metrics"]:
-        lines += [
-            metrics_table(held["metrics"], schema),
-            "",
-            "Accuracy: "
-            + ", ".join(
-                f"{name} {m['accuracy']:.3f}" for name, m in held["metrics"].items()
-            )
-            + f" (n = {held['n']}).",
-            "",
-        ]
-    return lines
-
-
-def _score(m: dict, key: str) -> str:
-    sd = m.get(key + "_sd") if m.get("repeats", 1) > 1 else None
-    return f"{m[key]:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
-
-
-def metrics_table(cv: dict, schema: Schema) -> str:
-    """Markdown rows: scores per method, and its timing where cross-validation
-    measured it (train seconds per fold; turns labelled per second, cold cache)."""
-    names = list(schema.names)
-    timed = all("label_turns_per_s" in m for m in cv.values())
-    cols = ["method", "macro-F1", "F_avg", *(f"F1 {n}" for n in names)]
-    if timed:
-        cols += ["train s/fold", "label turns/s"]
-    rows = ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
-    for method, m in cv.items():
-        cells = [method, _score(m, "macro_f1"), _score(m, "f_avg")]
-        cells += [f"{m['per_class'].get(n, {}).get('f1', 0):.3f}" for n in names]
-        if timed:
-            rate = m["label_turns_per_s"]
-            cells += [
-                f"{m['fit_s']:.2f}",
-                f"{rate:,.0f}" if rate < 100_000 else "> 100,000",
-            ]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
