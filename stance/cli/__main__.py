@@ -1,0 +1,5 @@
+"""`python -m stance.cli`: the same as the `stance` command."""
+
+from stance.cli import main
+
+main()

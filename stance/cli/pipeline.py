@@ -1,0 +1,325 @@
+"""Commands on threads and models: parse, train, label, evaluate, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stance.cli.app import (
+    AnyLanguageOpt,
+    EncoderOpt,
+    ModelOpt,
+    NoRecursiveOpt,
+    Paths,
+    QuietOpt,
+    SchemaOpt,
+    SkipBadOpt,
+    ThreadOpt,
+    TrustOpt,
+    _console,
+    _inputs,
+    _languages,
+    _list_skipped,
+    _load_model,
+    _skipped_summary,
+    app,
+)
+
+
+@app.command("parse")
+def parse_cli(
+    paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write turns here (.jsonl; - or none: stdout)"
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="List every dropped line and its rule")
+    ] = False,
+    no_dedup: Annotated[
+        bool, typer.Option("--no-dedup", help="Keep duplicate turns")
+    ] = False,
+) -> None:
+    """Split pages into deduplicated turns.
+
+    Example: stance parse seeds/*.txt -o turns.jsonl
+    """
+    from stance.core.files import check_output_path
+    from stance.core.writers import TURN_FORMATS, write_turns
+    from stance.ingest.parse import parse_paths
+
+    output = output or Path("-")
+    check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
+    result = parse_paths(paths, dedupe=not no_dedup)
+    write_turns(output, result.turns)
+    err = _console()
+    if explain:
+        for page in result.pages:
+            err.print(
+                f"[bold]{page.path}[/] encoding={page.encoding} turns={len(page.turns)}"
+            )
+            for d in page.dropped:
+                err.print(f"  line {d.line}: [{d.rule}] {d.text[:100]}", markup=False)
+    err.print(
+        f"{len(result.pages)} pages, {len(result.turns)} turns, "
+        f"{result.merged} duplicates merged, {result.quotes_found} repeated quotes, "
+        f"{len(result.dropped)} lines dropped as chrome or metadata"
+    )
+    _list_skipped(bad)
+
+
+@app.command("train")
+def train_cli(
+    labels: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Label files or folders (default: labels/)"),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Model directory to write (default: models/default)"
+        ),
+    ] = None,
+    schema: SchemaOpt = None,
+    encoder: EncoderOpt = "onnx",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print metrics as JSON")
+    ] = False,
+    threads: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--threads",
+            help="Pages the labels come from: adds the thread-aware method to the "
+            "cross-validation table (repeatable)",
+        ),
+    ] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(
+            "--repeats",
+            min=1,
+            help="Random grouped 5-fold splits to average the scores over [default: 3]",
+        ),
+    ] = None,
+    include_heldout: Annotated[
+        bool,
+        typer.Option(
+            "--include-heldout",
+            help="Train on the held-out labels (labels/heldout/) too; the model card "
+            "then has no held-out score",
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Cross-validate on the labels, then train on all of them and save the model.
+
+    The held-out labels (labels/heldout/*.csv) are not trained on: the final
+    model is scored on them. Example: stance train labels/ -o models/default
+    """
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema, project_root
+    from stance.labelling.labels import heldout_label_files, label_files, pending_rows
+    from stance.model.card import train_summary
+    from stance.model.persist import check_model_output
+    from stance.model.train import train
+
+    sch = find_schema(schema)
+    if output is None:
+        output = project_root(sch) / "models" / "default"
+        output.parent.mkdir(exist_ok=True)
+    check_model_output(output)
+    replacing = output.is_dir() and any(output.iterdir())
+    files = label_files(labels, project_root(sch) / "labels")
+    with progress_bars(on_terminal() and not quiet) as bars:
+        report = train(
+            files,
+            sch,
+            output,
+            backend=encoder,
+            previous=output,
+            threads=threads,
+            repeats=repeats,
+            heldout=heldout_label_files(project_root(sch) / "labels"),
+            include_heldout=include_heldout,
+            progress=bars,
+        )
+    if json_out:
+        import json
+
+        print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=2))
+        return
+    out = _console(stderr=False)
+    for line in train_summary(
+        report, sch, pending_rows(files, sch.names), output, replacing
+    ):
+        out.print(line, markup=False)
+
+
+@app.command("label")
+def label_cli(
+    paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
+    model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout)",
+        ),
+    ] = None,
+    schema: SchemaOpt = None,
+    thread_aware: ThreadOpt = False,
+    any_language: AnyLanguageOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Label every turn with a stance, a confidence and a score per class.
+
+    Turns in a language the model does not read get `stance` null and
+    `skipped` (`language: ru`). Example: stance label seeds/*.txt -o labelled.jsonl
+    """
+    from stance.core.files import check_output_path
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema
+    from stance.core.writers import ROW_FORMATS, write_rows
+    from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths, iter_turns
+    from stance.model.predict import predict_rows, thread_aware_rows
+
+    output = output or Path("-")
+    check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
+    sch = find_schema(schema)
+    mdl = _load_model(model, sch, trust_unsigned)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
+    turns = iter_turns(paths)
+    total = None
+    if not any(f.suffix.lower() in STRUCTURED_SUFFIXES for f in expand_paths(paths)):
+        turns = list(turns)  # pages are parsed whole anyway: the bar has a total
+        total = len(turns)
+    counts: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+
+    def counted(rows):
+        for row in rows:
+            if row["skipped"]:
+                skipped[row["skipped"]] = skipped.get(row["skipped"], 0) + 1
+            else:
+                counts[row["stance"]] = counts.get(row["stance"], 0) + 1
+            yield row
+
+    languages = _languages(any_language)
+    with progress_bars(on_terminal() and not quiet) as bars:
+        rows = (
+            thread_aware_rows(turns, mdl, sch.sides, languages, bars)
+            if thread_aware
+            else predict_rows(
+                turns, mdl, languages=languages, progress=bars, total=total
+            )
+        )
+        n = write_rows(output, counted(rows), classes=list(mdl.classes_))
+    _console().print(
+        f"{n} turns, {n - sum(skipped.values())} labelled: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + _skipped_summary(skipped)
+        + (f" -> {output}" if str(output) != "-" else ""),
+        markup=False,
+    )
+    _list_skipped(bad)
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    labels: Annotated[list[Path], typer.Argument(help="Label files to score against")],
+    model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
+    schema: SchemaOpt = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print metrics as JSON")
+    ] = False,
+) -> None:
+    """Score a model on labelled files: macro-F1, F_avg, per class, confusion.
+
+    Example: stance evaluate labels/seeds.csv --model models/default
+    """
+    from stance.core.schema import find_schema
+    from stance.labelling.labels import label_files, load_labels
+    from stance.model.card import metrics_table
+    from stance.model.evaluate import metrics
+
+    sch = find_schema(schema)
+    mdl = _load_model(model, sch, trust_unsigned)
+    labs = load_labels(label_files(labels, "labels"), sch.names)
+    pred = mdl.predict([lab.text for lab in labs])
+    m = metrics([lab.stance for lab in labs], pred, sch.names, sch.sides)
+    if json_out:
+        import json
+
+        print(json.dumps(m, indent=2))
+        return
+    out = _console(stderr=False)
+    out.print(f"{len(labs)} labels", markup=False)
+    out.print(metrics_table({"model": m}, sch), markup=False)
+    out.print(
+        f"confusion (rows true, columns predicted): {m['confusion']['labels']} "
+        f"{m['confusion']['matrix']}",
+        markup=False,
+    )
+
+
+@app.command("report")
+def report_cli(
+    paths: Paths,
+    no_recursive: NoRecursiveOpt = False,
+    skip_bad: SkipBadOpt = False,
+    model: ModelOpt = None,
+    trust_unsigned: TrustOpt = False,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="report.html or report.md (-: stdout)"),
+    ] = Path("report.html"),
+    schema: SchemaOpt = None,
+    thread_aware: ThreadOpt = False,
+    any_language: AnyLanguageOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write the stance summary report: distribution, chains, key arguments,
+    agreement with the human labels of these pages.
+
+    Example: stance report seeds/heldout -o report.html
+    """
+    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.progress import on_terminal, progress_bars
+    from stance.core.schema import find_schema
+    from stance.report.data import REPORT_FORMATS, render_report, report_paths
+
+    check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
+    sch = find_schema(schema)
+    paths, bad = _inputs(paths, no_recursive, skip_bad)
+    mdl = _load_model(model, sch, trust_unsigned)
+    with progress_bars(on_terminal() and not quiet) as bars:
+        rep = report_paths(
+            paths, mdl, sch, thread_aware, _languages(any_language), progress=bars
+        )
+    atomic_write_text(output, render_report(rep, output))
+    agree = rep["agreement"]
+    _console().print(
+        f"{rep['n']} turns, {len(rep['chains'])} chains"
+        + (
+            f"; model agrees with {agree['overall']['agree']} of "
+            f"{agree['overall']['n']} human labels"
+            if agree
+            else ""
+        )
+        + _skipped_summary(rep["skipped"])
+        + f" -> {output}",
+        markup=False,
+    )
+    _list_skipped(bad)
