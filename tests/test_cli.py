@@ -610,6 +610,6 @@ def test_an_output_extension_a_command_cannot_write_is_refused(
 
 def test_report_formats_are_the_renderers_list():
     """One list: a renderer added to RENDERERS is a format `-o` accepts."""
-    from stance.report.data import RENDERERS, REPORT_FORMATS
+    from stance.report.render import RENDERERS, REPORT_FORMATS
 
     assert REPORT_FORMATS == tuple(RENDERERS) == (".html", ".md")

@@ -298,7 +298,8 @@ def report_cli(
     from stance.core.files import atomic_write_text, check_output_path
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema
-    from stance.report.data import REPORT_FORMATS, render_report, report_paths
+    from stance.report.data import report_paths
+    from stance.report.render import REPORT_FORMATS, render_report
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)

@@ -88,12 +88,8 @@ def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
     """The report's list is `stance suggest`'s order: unlabelled turns only,
     most uncertain first, round-robin over threads."""
     from stance.core.schema import find_schema
-    from stance.report.data import (
-        NOTHING_TO_LABEL,
-        build_report,
-        render_html,
-        render_markdown,
-    )
+    from stance.report.data import NOTHING_TO_LABEL, build_report
+    from stance.report.render import render_html, render_markdown
 
     schema = find_schema(None)
     names = list(schema.names)
@@ -154,14 +150,8 @@ def _rows_and_turns(spec):
 
 def test_agreement_with_human_labels_per_page_per_status_and_overall():
     from stance.core.schema import find_schema
-    from stance.report.data import (
-        HELD_OUT,
-        TRAINED_ON,
-        agreement,
-        build_report,
-        render_html,
-        render_markdown,
-    )
+    from stance.report.data import HELD_OUT, TRAINED_ON, agreement, build_report
+    from stance.report.render import render_html, render_markdown
 
     turns, rows = _rows_and_turns(
         [
