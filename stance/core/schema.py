@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,13 @@ from stance.core.errors import InputError
 
 SCHEMA_FILE = "schema.toml"
 DEFAULT_COLORS = ("#2b7bba", "#c0392b", "#8c8c8c", "#27ae60", "#8e44ad", "#e67e22")
+# A colour goes into the report's SVG and style attributes: only CSS colour
+# syntax passes (#hex, a colour name, rgb()/rgba()/hsl()/hsla() of numbers).
+CSS_COLOR = re.compile(
+    r"#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})|[a-z]+"
+    r"|(?:rgba?|hsla?)\(\s*[0-9.%]+(?:\s*[,/ ]\s*[0-9.%]+(?:deg)?){2,3}\s*\)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,19 @@ def read_schema(path: str | Path) -> Schema:
         examples = item.get("examples", [])
         if not isinstance(examples, list) or not all(map(_is_text, examples)):
             raise InputError(path, f"label {i + 1}: 'examples' must be a list of texts")
+        color = str(item.get("color") or DEFAULT_COLORS[i % len(DEFAULT_COLORS)])
+        if not CSS_COLOR.fullmatch(color.strip()):
+            raise InputError(
+                path,
+                f"label {i + 1}: color {color!r} is not a CSS colour (#2b7bba, a "
+                "colour name, or rgb(...)/hsl(...))",
+            )
         specs.append(
             LabelSpec(
                 name=str(item["name"]).strip(),
                 description=str(item.get("description", "")).strip(),
                 examples=tuple(str(x) for x in item.get("examples", [])),
-                color=str(item.get("color") or DEFAULT_COLORS[i % len(DEFAULT_COLORS)]),
+                color=color,
             )
         )
     names = [s.name for s in specs]

@@ -3,8 +3,10 @@
 import ast
 import re
 
+import pytest
 from conftest import ROOT, run_cli
 
+from stance.core.errors import InputError
 from stance.core.schema import read_schema
 
 
@@ -70,3 +72,33 @@ def test_no_label_name_is_hard_coded_in_the_package():
                         f"{path.relative_to(ROOT)}:{node.lineno}: {value[:60]!r}"
                     )
     assert not hits, hits
+
+
+SCHEMA = """name = "t"
+[[labels]]
+name = "a"
+color = {color}
+[[labels]]
+name = "b"
+"""
+
+
+@pytest.mark.parametrize(
+    "color",
+    ["#2b7bba", "#abc", "#2b7bba80", "teal", "rgb(1, 2, 3)", "hsl(120 50% 40%)"],
+)
+def test_css_colours_are_accepted(tmp_path, color):
+    path = tmp_path / "schema.toml"
+    path.write_text(SCHEMA.format(color=f'"{color}"'), encoding="utf-8")
+    assert read_schema(path).colors["a"] == color
+
+
+@pytest.mark.parametrize(
+    "color", ["red' onload='x", "#12", "url(x)", "red;background:blue", "</style>"]
+)
+def test_a_colour_that_is_not_css_is_a_one_line_error(tmp_path, color):
+    """Colours go into the report's style attributes: nothing else gets there."""
+    path = tmp_path / "schema.toml"
+    path.write_text(SCHEMA.format(color=repr(color)), encoding="utf-8")
+    with pytest.raises(InputError, match="label 1: color .* is not a CSS colour"):
+        read_schema(path)
