@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stance.core.files import previous_path
 from stance.core.schema import Schema
+from stance.model.heads import LEXICAL_C, TFIDF
 from stance.model.train import ENCODE_SAMPLE
 
 
@@ -19,7 +20,8 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
         f"Method: {report['method']}. Body: all-MiniLM-L6-v2 sentence embeddings "
         "(packaged weights, offline). Heads: logistic regression on the embeddings "
         f"(balanced class weights, C={report['C']}) and logistic regression on TF-IDF "
-        "word 1-2 grams (C=10); each head's probabilities are temperature-calibrated "
+        f"word {TFIDF['ngram_range'][0]}-{TFIDF['ngram_range'][1]} grams "
+        f"(C={LEXICAL_C:g}); each head's probabilities are temperature-calibrated "
         f"on out-of-fold logits, then averaged with TF-IDF weight "
         f"{report['lexical_weight']}. C and the weight are chosen by grouped CV inside "
         "the training rows (nested in the table below).",

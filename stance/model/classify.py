@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.model.heads import LexicalHead, NotFittedError, StanceHead
+from stance.model.heads import LexicalHead, NotFittedError, Params, StanceHead
 from stance.model.persist import load_classifier, save_classifier
 
 
-class StanceClassifier:
+class StanceClassifier(Params):
     """Body (sentence embeddings, cached) + head; fit/predict on raw texts.
 
     With `lexical_weight` > 0 the calibrated probabilities of the embedding head
@@ -42,11 +42,18 @@ class StanceClassifier:
         self.lexical_weight = lexical_weight
 
     def _embedder(self):
-        if self.embedder is None:
+        """The body: `embedder` if given, else one Embedder made on first use.
+
+        Kept beside the hyperparameters, never in `embedder`, so `get_params` and
+        scikit-learn's `clone` see the value the model was made with.
+        """
+        if self.embedder is not None:
+            return self.embedder
+        if getattr(self, "_default_embedder", None) is None:
             from stance.model.embed import Embedder
 
-            self.embedder = Embedder(self.backend)
-        return self.embedder
+            self._default_embedder = Embedder(self.backend)
+        return self._default_embedder
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         """The body's output: one L2-normalised sentence embedding per text."""

@@ -165,10 +165,12 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    from stance.model.heads import TFIDF
+
     texts = np.asarray(texts, dtype=object)
 
     def fit(train):
-        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+        vec = TfidfVectorizer(**TFIDF)
         Xtr = vec.fit_transform(texts[train])
         lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=10.0)
         lr.fit(Xtr, y[train])

@@ -18,6 +18,31 @@ class NotFittedError(ValueError):
     """predict was called before fit."""
 
 
+class Params:
+    """scikit-learn's parameter protocol (`get_params`, `set_params`), so `clone`
+    and model selection take these estimators, without importing scikit-learn:
+    labelling never imports it (1.5 s). Hyperparameters are `__init__`'s
+    arguments, stored under their own names and never changed by the estimator.
+    """
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -45,7 +70,7 @@ def _matrix(X):
     return np.asarray(X, dtype=np.float64)
 
 
-class StanceHead:
+class StanceHead(Params):
     """Logistic regression (balanced class weights) + temperature calibration.
 
     Works on any feature matrix; `StanceClassifier` feeds it embeddings.
@@ -137,35 +162,50 @@ class StanceHead:
         return self.classes_[proba.argmax(axis=1)]
 
 
+# The TF-IDF features, in TfidfVectorizer's terms: the one definition. Training
+# fits TfidfVectorizer(**TFIDF); labelling computes the same vectors with
+# `tfidf_rows`, which reads these settings (and refuses any it does not know).
 TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
+TFIDF_KEYS = frozenset({"ngram_range", "sublinear_tf", "lowercase"})
 
 
 LEXICAL_C = 10.0
 
 
 # scikit-learn's default token pattern; `tfidf_rows` reproduces TfidfVectorizer
-# (lowercase, word 1-2 grams, sublinear tf, idf, l2) without importing it.
+# (tokens, n-grams, tf, idf, l2) without importing it.
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 def tfidf_rows(texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray):
-    """Each text's TF-IDF vector as (column indices, values); equals sklearn's."""
+    """Each text's TF-IDF vector as (column indices, values); equals
+    TfidfVectorizer(**TFIDF)'s."""
     from collections import Counter
 
+    unknown = set(TFIDF) - TFIDF_KEYS
+    if unknown:
+        raise ValueError(f"tfidf_rows cannot compute TF-IDF setting(s) {unknown}")
+    low, high = TFIDF["ngram_range"]
     rows = []
     for doc in texts:
-        tokens = TOKEN.findall(doc.lower())
-        grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        tokens = TOKEN.findall(doc.lower() if TFIDF.get("lowercase", True) else doc)
+        grams = [
+            " ".join(tokens[i : i + n])
+            for n in range(low, high + 1)
+            for i in range(len(tokens) - n + 1)
+        ]
         counts = Counter(vocabulary[g] for g in grams if g in vocabulary)
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (1.0 + np.log(tf)) * idf[idx]
+        if TFIDF.get("sublinear_tf", False):
+            tf = 1.0 + np.log(tf)
+        values = tf * idf[idx]
         norm = np.linalg.norm(values)
         rows.append((idx, values / norm if norm > 0 else values))
     return rows
 
 
-class LexicalHead:
+class LexicalHead(Params):
     """TF-IDF (word 1-2 grams) + `StanceHead`: the lexical half of the ensemble.
 
     Fitted with scikit-learn's TfidfVectorizer; predicts with `tfidf_rows`, so

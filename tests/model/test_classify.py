@@ -165,6 +165,39 @@ def test_tfidf_rows_equal_scikit_learns_vectorizer():
     assert np.allclose(got, want, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ngram_range": (1, 1), "sublinear_tf": False, "lowercase": True},
+        {"ngram_range": (1, 3), "sublinear_tf": True, "lowercase": False},
+        {"ngram_range": (2, 2), "sublinear_tf": True, "lowercase": True},
+    ],
+)
+def test_tfidf_rows_follow_the_one_tfidf_setting(monkeypatch, settings):
+    """Training and labelling read TFIDF: edited, both change together."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.model import heads
+
+    monkeypatch.setattr(heads, "TFIDF", settings)
+    texts = [
+        "The Pact of 1939 divided Poland",
+        "the pact was Stalin's answer to Munich",
+    ]
+    vec = TfidfVectorizer(**heads.TFIDF).fit(texts)
+    test = ["Poland and the Pact, Munich and Stalin", "the PACT divided"]
+    want = vec.transform(test).toarray()
+    got = np.zeros_like(want)
+    for k, (idx, values) in enumerate(
+        heads.tfidf_rows(test, vec.vocabulary_, vec.idf_)
+    ):
+        got[k, idx] = values
+    assert np.allclose(got, want, atol=1e-12)
+    monkeypatch.setattr(heads, "TFIDF", {**settings, "max_df": 0.9})
+    with pytest.raises(ValueError, match="max_df"):
+        heads.tfidf_rows(test, vec.vocabulary_, vec.idf_)
+
+
 def test_lexical_head_probabilities_equal_the_sparse_path():
     m = fitted_ensemble()
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -327,3 +360,36 @@ def test_cli_trust_unsigned(tmp_path):
         "label", page, "--model", path, "--trust-unsigned", "-o", tmp_path / "a.jsonl"
     )
     assert res.returncode == 0, res.stderr
+
+
+def test_estimators_clone_with_the_parameters_they_were_made_with():
+    """scikit-learn's contract: `__init__` stores, nothing rewrites a parameter."""
+    from sklearn.base import clone
+
+    from stance.model.heads import LexicalHead
+
+    body = FakeEmbedder()
+    model = StanceClassifier(C=4.0, lexical_weight=0.5, embedder=body)
+    model.fit(TEXTS, Y, GROUPS)
+    copy = clone(model)  # deep-copies a parameter that is not an estimator
+    assert isinstance(copy.embedder, FakeEmbedder)
+    params = {k: v for k, v in model.get_params().items() if k != "embedder"}
+    assert {k: v for k, v in copy.get_params().items() if k != "embedder"} == params
+    assert not hasattr(copy, "head_")
+    for est in (StanceHead(C=0.3), LexicalHead(C=2.0)):
+        assert clone(est).get_params() == est.get_params()
+    with pytest.raises(ValueError, match="no parameter 'gamma'"):
+        StanceHead().set_params(gamma=1)
+
+
+def test_the_default_body_is_made_once_and_not_stored_in_embedder(monkeypatch):
+    import stance.model.embed as embed
+
+    made = []
+    monkeypatch.setattr(
+        embed, "Embedder", lambda backend: made.append(1) or FakeEmbedder()
+    )
+    model = StanceClassifier(backend="onnx")
+    model.fit(TEXTS, Y, GROUPS)
+    model.predict(TEXTS)
+    assert len(made) == 1 and model.embedder is None
