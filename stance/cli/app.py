@@ -16,18 +16,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-
 _DEBUG = {"on": os.environ.get("STANCE_DEBUG", "") not in ("", "0")}
 
-
 Paths = Annotated[list[Path], typer.Argument(help="Pages, structured files or folders")]
-
 
 NoRecursiveOpt = Annotated[
     bool,
     typer.Option("--no-recursive", help="Read only the files directly in each folder"),
 ]
-
 
 SkipBadOpt = Annotated[
     bool,
@@ -62,7 +58,6 @@ TrustOpt = Annotated[
         "or made by an older stance)",
     ),
 ]
-
 
 ModelOpt = Annotated[
     Path | None,
@@ -115,17 +110,14 @@ ThreadOpt = Annotated[
     ),
 ]
 
-
 SchemaOpt = Annotated[
     Path | None,
     typer.Option("--schema", help="Schema file (default: labels/schema.toml)"),
 ]
 
-
 EncoderOpt = Annotated[
     str, typer.Option("--encoder", help="Encoder backend: onnx, torch or onnx-int8")
 ]
-
 
 QuietOpt = Annotated[
     bool,
@@ -133,7 +125,6 @@ QuietOpt = Annotated[
         "--quiet", "-q", help="No progress bars (drawn only when stderr is a terminal)"
     ),
 ]
-
 
 AnyLanguageOpt = Annotated[
     bool,

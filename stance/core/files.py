@@ -30,7 +30,6 @@ def sha256_file(path: str | Path) -> str:
 
 STDOUT = "-"
 
-
 # Paths that name a process's open files or a device: writing them must open
 # them, never replace them (a shell's `> f` keeps the old inode, and root could
 # replace /dev/null by a regular file).
@@ -428,7 +427,6 @@ def _write_failure(exc: BaseException, committing: bool) -> bool:
 
 
 _RENAME_EXCHANGE = 2
-
 
 _AT_FDCWD = -100
 

@@ -73,9 +73,7 @@ LATIN_ENCODINGS = frozenset(
      "iso8859_16"}
 )  # fmt: skip
 
-
 COMMON_LATIN = ("cp1252", "cp1250", "iso8859_2")
-
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
@@ -161,9 +159,7 @@ def _looks_textual(text: str) -> bool:
 # up to this size; a FIFO nobody writes to is given up after FIFO_WAIT_S.
 MAX_STREAM_BYTES = 256 << 20
 
-
 FIFO_WAIT_S = 30.0
-
 
 _BINARY_SAMPLE = 1 << 16
 

@@ -30,7 +30,6 @@ from stance.ingest.readers import (
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 
-
 SKIPPED_NAMES = re.compile(r"^(SOURCES.*\.tsv|README.*|LICENSE.*)$", re.I)
 
 

@@ -11,9 +11,7 @@ from stance.core.thread import Turn
 
 MIN_QUOTE_WORDS = 6
 
-
 _QUOTE_CHARS = re.compile(r"[\"']")
-
 
 _WORDS = re.compile(r"\S+")
 

@@ -11,18 +11,14 @@ import re
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 
-
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
-
 
 _DATE = (
     rf"(?:{_DAY},?\s+)?(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+'?\d{{2,4}})?"
     rf"|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{2,4}})?|\d{{1,4}}[/.-]\d{{1,2}}[/.-]\d{{1,4}})"
 )
 
-
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?(?:\s*[A-Z]{2,4})?"
-
 
 # (rule name, pattern) for chrome lines, tried in order on the stripped line.
 CHROME_RULES: list[tuple[str, re.Pattern]] = [
@@ -99,7 +95,6 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
     ]
 ]
 
-
 # Post headers: each gives a speaker and/or timestamp and opens a new turn.
 HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
     (name, kind, re.compile(pattern, re.I))
@@ -137,22 +132,18 @@ HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
     ]
 ]
 
-
 QUOTE_START = [
     ("mail quote header", re.compile(r"^(?:on|at)\s.+\bwrote:$", re.I)),
     ("forum quote", re.compile(r"^(?:quote:?|originally posted by (?P<by>.+))$", re.I)),
     ("forum quote", re.compile(r"^(?P<by>.{1,60}?) (?:wrote|said):$", re.I)),
 ]
 
-
 HEADING = re.compile(r"^(=={1,4})\s*(?P<title>.+?)\s*\1$")
-
 
 NUMBERED = re.compile(
     r"^(?P<indent>\s*)(?:#(?P<n1>\d{1,5})|(?P<n2>\d{1,4})\.)(?:\s+|$)"
     r"(?P<rest>.*)$"
 )
-
 
 REFERENCE_SECTIONS = {
     "see also",
@@ -167,17 +158,13 @@ REFERENCE_SECTIONS = {
     "footnotes",
 }
 
-
 SIDEBAR_START = re.compile(
     r"^(?:these are our rules:?|community rules:?|rules:)$", re.I
 )
 
-
 SIDEBAR_END = re.compile(r"^(?:founded \d+ \w+ ago|moderators|created by.*)$", re.I)
 
-
 TERMINAL = tuple(".!?:;…\"”’')»]") + tuple("。！？；：」』）…")
-
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 

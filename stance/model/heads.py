@@ -168,9 +168,7 @@ class StanceHead(Params):
 TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
 TFIDF_KEYS = frozenset({"ngram_range", "sublinear_tf", "lowercase"})
 
-
 LEXICAL_C = 10.0
-
 
 # scikit-learn's default token pattern; `tfidf_rows` reproduces TfidfVectorizer
 # (tokens, n-grams, tf, idf, l2) without importing it.

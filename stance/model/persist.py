@@ -22,21 +22,15 @@ from stance.model.heads import TFIDF, LexicalHead, StanceHead
 
 CONFIG_FILE = "config.json"
 
-
 HEAD_FILE = "head.npz"
-
 
 CARD_FILE = "README.md"
 
-
 VOCAB_FILE = "vocab.json"
-
 
 FORMAT = "stance-model/1"
 
-
 CONFIG_DIGEST = "config_sha256"
-
 
 MODEL_FILES = frozenset({CONFIG_FILE, HEAD_FILE, CARD_FILE, VOCAB_FILE})
 

@@ -23,7 +23,6 @@ from stance.model.find import model_name
 
 BATCH = 2048
 
-
 PROGRESS_BATCH = 256  # turns between two moves of a progress bar
 
 

@@ -28,22 +28,16 @@ from stance.model.zeroshot import zero_shot_head, zero_shot_method
 
 C_GRID = (0.1, 0.3, 1.0, 4.0)
 
-
 # Share of the TF-IDF head in the ensemble; never 0 or 1, so both halves count.
 LEXICAL_WEIGHTS = (0.3, 0.5, 0.7)
 
-
 METHOD = "embedding+tfidf"
-
 
 EMBEDDING_ONLY = "embedding+logreg"
 
-
 TFIDF, MAJORITY = "tfidf+logreg", "majority"  # baselines: no sentence embedding
 
-
 REPEATS = 3  # grouped CV on this many random splits; scores are their mean
-
 
 ENCODE_SAMPLE = 64  # label texts encoded without the cache to time the body
 

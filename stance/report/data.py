@@ -17,18 +17,13 @@ from stance.ingest.lang import ENCODER_LANGUAGES
 
 UNCERTAIN_BELOW = 0.5
 
-
 NO_STANCE = "–"  # a turn left without a stance (its language), in chains
-
 
 TOP_CHAINS = 12
 
-
 KEY_ARGUMENTS = 3
 
-
 TO_LABEL_NEXT = 15
-
 
 NOTHING_TO_LABEL = (
     "Nothing: every turn of these pages is labelled already (or a near-duplicate "

@@ -118,7 +118,6 @@ def render_html(rep: dict) -> str:
 # (stdout and devices get the first).
 RENDERERS = {".html": render_html, ".md": render_markdown}
 
-
 REPORT_FORMATS = tuple(RENDERERS)
 
 
