@@ -16,10 +16,10 @@ For each seed the labels are split into 5 grouped folds (by conversation, as in
   labels chosen the way `stance suggest` chooses them (`suggest.uncertainty`
   margin + `suggest.diverse_order`: round-robin over conversations, no
   near-duplicates of each other or of labels already taken) by a calibrated head
-  trained on the labels taken so far (C by `train.choose_C`, as `stance train`).
+  trained on the labels taken so far (C by `evaluate.choose_C`, as `stance train`).
 
 At each size the first N labels of the order train a head (C by
-`train.choose_C`), which predicts the held-out fold; the out-of-fold predictions
+`evaluate.choose_C`), which predicts the held-out fold; the out-of-fold predictions
 of the 5 folds give one macro-F1 per seed and size. Writes
 bench/results/learning_curve.{md,png,json} and the table into BENCHMARKS.md.
 """
@@ -75,8 +75,8 @@ def load_data():
 
 
 def fit_head(X, y, groups, sides, calibrate: bool):
+    from stance.model.evaluate import choose_C
     from stance.model.heads import StanceHead
-    from stance.model.train import choose_C
 
     C = choose_C(X, y, groups, sides)
     return StanceHead(C=C, calibrate=calibrate).fit(X, y, groups if calibrate else None)

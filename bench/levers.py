@@ -136,8 +136,7 @@ def soft_vote(texts, X, y, groups, sides, weight=None, criterion="f1"):
     """Calibrated embedding and TF-IDF heads averaged; the TF-IDF weight fixed,
     or chosen on inner grouped folds of the training rows over 0.1 … 0.9 by
     macro-F1 or by log-loss."""
-    from stance.model.evaluate import grouped_folds, metrics
-    from stance.model.train import choose_C
+    from stance.model.evaluate import choose_C, grouped_folds, metrics
 
     grid = np.round(np.arange(0.1, 0.91, 0.1), 2)
 
@@ -176,8 +175,7 @@ def soft_vote(texts, X, y, groups, sides, weight=None, criterion="f1"):
 
 def stacked(texts, X, y, groups, sides):
     """A logistic regression on the two heads' inner out-of-fold log-probabilities."""
-    from stance.model.evaluate import grouped_folds
-    from stance.model.train import choose_C
+    from stance.model.evaluate import choose_C, grouped_folds
 
     def fit(train):
         C = choose_C(X[train], y[train], groups[train], sides)

@@ -8,7 +8,7 @@ in $BODY_WORK/cache/stance). Features per turn: max and mean cosine of its sente
       cross-fitted (centroids from the other inner grouped folds), test rows from
       centroids of the whole training fold, so LR never sees optimistic features.
 Plus per-class max over that class's prototypes. Standardised, then LR with C chosen by
-grouped CV inside the training fold (stance.model.train.choose_C).
+grouped CV inside the training fold (stance.model.evaluate.choose_C).
 
 Run: nice -n 10 .venv/bin/python bench/body/exp3_prototypes.py
 """
@@ -71,9 +71,9 @@ def main():
     from sklearn.cluster import KMeans
 
     from stance.model.embed import Embedder
-    from stance.model.evaluate import grouped_folds
+    from stance.model.evaluate import choose_C, grouped_folds
     from stance.model.heads import StanceHead
-    from stance.model.train import choose_C, default_method
+    from stance.model.train import default_method
 
     schema, labels, texts, y, groups = load()
     X = frozen_X(texts)

@@ -152,7 +152,13 @@ def heldout_label_files(labels_dir: str | Path) -> list[Path]:
     folder = Path(labels_dir) / HELDOUT_DIR
     if not folder.is_dir():
         return []
-    return sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
+    return folder_label_files(folder)
+
+
+def folder_label_files(folder: str | Path) -> list[Path]:
+    """The label files of a folder: its *.csv, in name order; dot-files (the
+    temporaries of an interrupted write) are not label files."""
+    return sorted(f for f in Path(folder).glob("*.csv") if not f.name.startswith("."))
 
 
 def label_files(
@@ -166,7 +172,7 @@ def label_files(
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(f for f in p.glob("*.csv") if not f.name.startswith("."))
+            found = folder_label_files(p)
             if not found:
                 raise InputError(p, "no label files (*.csv) in folder")
             out.extend(found)

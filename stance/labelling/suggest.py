@@ -146,17 +146,17 @@ def labelled_texts(label_paths: Sequence[Path], allowed: Sequence[str]) -> list[
 def project_label_files(schema, extra: Sequence[Path] = ()) -> list[Path]:
     """Every label file of the project: labels/*.csv, the held-out set
     (labels/heldout/*.csv) and `extra` (those that exist). Their texts are
-    known, so never suggested again."""
+    known, so never suggested again. Unlike `labels.label_files`, a missing or
+    empty folder is no error: there is nothing to leave out."""
     from stance.core.schema import project_root
-    from stance.labelling.labels import heldout_label_files
+    from stance.labelling.labels import folder_label_files, heldout_label_files
 
     folder = project_root(schema) / "labels" if schema.path else Path("labels")
-    found = sorted(f for f in folder.glob("*.csv") if not f.name.startswith("."))
-    found += heldout_label_files(folder)
+    found = folder_label_files(folder) + heldout_label_files(folder)
     for p in extra:
         p = Path(p)
         if p.is_dir():
-            found += sorted(f for f in p.glob("*.csv") if not f.name.startswith("."))
+            found += folder_label_files(p)
         elif p.exists():
             found.append(p)
     return list(dict.fromkeys(Path(f).resolve() for f in found))

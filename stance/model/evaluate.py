@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from stance.core.progress import NO_PROGRESS
+from stance.model.heads import StanceHead
 
 N_FOLDS = 5
 
@@ -177,3 +178,28 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
         return lambda test: lr.predict(vec.transform(texts[test]))
 
     return fit
+
+
+# The C values grouped CV chooses from (embedding head).
+C_GRID = (0.1, 0.3, 1.0, 4.0)
+
+
+def choose_C(X: np.ndarray, y: np.ndarray, groups: np.ndarray, sides) -> float:
+    """Pick C by grouped CV inside the given rows only (never the outer test fold)."""
+    classes = sorted(set(y))
+    try:
+        folds = grouped_folds(groups, n_folds=4, seed=1)
+    except ValueError:
+        return 1.0
+    best, best_score = 1.0, -1.0
+    for C in C_GRID:
+        pred = np.empty(len(y), dtype=object)
+        for tr, te in folds:
+            if len(set(y[tr])) < 2:
+                pred[te] = y[tr][0]
+                continue
+            pred[te] = StanceHead(C=C, calibrate=False).fit(X[tr], y[tr]).predict(X[te])
+        score = metrics(y, pred.astype(str), classes, sides)["macro_f1"]
+        if score > best_score:
+            best, best_score = C, score
+    return best

@@ -15,6 +15,8 @@ from stance.core.schema import Schema
 from stance.labelling.labels import label_groups, load_labels
 from stance.model.classify import StanceClassifier
 from stance.model.evaluate import (
+    C_GRID,
+    choose_C,
     cross_validate,
     grouped_folds,
     majority_method,
@@ -25,8 +27,6 @@ from stance.model.heads import LexicalHead, StanceHead
 from stance.model.persist import check_model_output
 from stance.model.zeroshot import METHOD as ZERO_SHOT
 from stance.model.zeroshot import zero_shot_head, zero_shot_method
-
-C_GRID = (0.1, 0.3, 1.0, 4.0)
 
 # Share of the TF-IDF head in the ensemble; never 0 or 1, so both halves count.
 LEXICAL_WEIGHTS = (0.3, 0.5, 0.7)
@@ -40,27 +40,6 @@ TFIDF, MAJORITY = "tfidf+logreg", "majority"  # baselines: no sentence embedding
 REPEATS = 3  # grouped CV on this many random splits; scores are their mean
 
 ENCODE_SAMPLE = 64  # label texts encoded without the cache to time the body
-
-
-def choose_C(X: np.ndarray, y: np.ndarray, groups: np.ndarray, sides) -> float:
-    """Pick C by grouped CV inside the given rows only (never the outer test fold)."""
-    classes = sorted(set(y))
-    try:
-        folds = grouped_folds(groups, n_folds=4, seed=1)
-    except ValueError:
-        return 1.0
-    best, best_score = 1.0, -1.0
-    for C in C_GRID:
-        pred = np.empty(len(y), dtype=object)
-        for tr, te in folds:
-            if len(set(y[tr])) < 2:
-                pred[te] = y[tr][0]
-                continue
-            pred[te] = StanceHead(C=C, calibrate=False).fit(X[tr], y[tr]).predict(X[te])
-        score = metrics(y, pred.astype(str), classes, sides)["macro_f1"]
-        if score > best_score:
-            best, best_score = C, score
-    return best
 
 
 def choose_lexical_weight(texts, X, y, groups, C: float, sides) -> float:
