@@ -2,7 +2,7 @@
 
     python tests/killed_writer.py MODE PATH START
 
-MODE is `labels` (append_label), `output` (write_rows, .jsonl or .csv by the
+MODE is `labels` (LabelFile.append), `output` (write_rows, .jsonl or .csv by the
 suffix of PATH) or `model` (StanceClassifier.save). It prints `ready` once its
 imports are done, then the number of each write as soon as it has completed,
 counting from START. `append PATH WRITER N` appends N labels and exits: the
@@ -78,20 +78,20 @@ def save_model(path: Path, version: int) -> None:
 def main() -> None:
     mode, path = sys.argv[1], Path(sys.argv[2])
     if mode == "append":
-        from stance.labelling.labels import append_label
+        from stance.labelling.labels import LabelFile
 
         writer, n = sys.argv[3], int(sys.argv[4])
         for i in range(n):
-            append_label(
-                path, {"text": f"writer {writer} label {i}", "stance": STANCES[i % 3]}
+            LabelFile(path).append(
+                {"text": f"writer {writer} label {i}", "stance": STANCES[i % 3]}
             )
         return
     k = int(sys.argv[3])
     if mode == "labels":
-        from stance.labelling.labels import append_label
+        from stance.labelling.labels import LabelFile
 
         def write(k):
-            append_label(path, label_row(k))
+            LabelFile(path).append(label_row(k))
     elif mode == "output":
         from stance.core.writers import write_rows
 

@@ -34,7 +34,7 @@ from stance.ingest.chains import build_chains
 from stance.ingest.page import parse_page_text
 from stance.ingest.parse import page_from_bytes
 from stance.ingest.rules import NUMBERED
-from stance.labelling.labels import append_label, read_labels
+from stance.labelling.labels import LabelFile, read_labels
 from stance.model import predict
 
 NAMES = read_schema(ROOT / "labels" / "schema.toml").names
@@ -549,7 +549,7 @@ def test_fuzz_label_reader(data):
     )
 )
 def test_fuzz_append_label_round_trip(rows):
-    """What append_label accepts, read_labels reads back; what it refuses, it names."""
+    """What LabelFile.append accepts, read_labels reads back; what it refuses, it names."""
     count_case("append_label round trip")
     path = TMP / "appended.csv"
     path.unlink(missing_ok=True)
@@ -562,9 +562,9 @@ def test_fuzz_append_label_round_trip(rows):
         )
         if not row["text"].strip() or any("\x00" in v for v in row.values()) or clash:
             with pytest.raises(InputError):
-                append_label(path, row, NAMES)
+                LabelFile(path).append(row, NAMES)
             continue
-        append_label(path, row, NAMES)
+        LabelFile(path).append(row, NAMES)
         kept.append(row)
     if not kept:
         assert not path.exists()

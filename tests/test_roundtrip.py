@@ -29,7 +29,7 @@ from stance.core.thread import Turn
 from stance.core.writers import write_rows, write_turns
 from stance.ingest.parse import iter_turns
 from stance.labelling.interchange import candidate_task, read_label_studio, write_tasks
-from stance.labelling.labels import append_label, read_label_rows
+from stance.labelling.labels import LabelFile, read_label_rows
 from stance.labelling.suggest import Candidate, write_batch
 
 ROUND_TRIP = settings(
@@ -225,7 +225,9 @@ def test_appended_labels_round_trip(ts):
             if normalize_text(t.text) in seen:
                 continue  # the same text twice is one label
             seen.add(normalize_text(t.text))
-            append_label(path, {"text": t.text, "stance": NAMES[k % 3], "note": t.id})
+            LabelFile(path).append(
+                {"text": t.text, "stance": NAMES[k % 3], "note": t.id}
+            )
         labels, _ = read_label_rows(path, NAMES)
         expected = []
         keys = set()

@@ -2,7 +2,7 @@
 
 The turns come in `stance suggest` order (most informative first, spread over
 threads, no near-duplicates, nothing labelled already). Each answer is appended
-to the label file at once (`labels.append_label`: lock + fsync), so a crash or
+to the label file at once (`labels.LabelFile.append`: lock + fsync), so a crash or
 Ctrl-C loses at most the turn on screen. A skip is recorded in a sidecar file
 `NAME.csv.skipped` (one text key a line) so that a new session resumes where the
 last one stopped; `--include-skipped` asks skipped turns again.
@@ -278,7 +278,7 @@ def annotate_loop(
 
 def _apply(action, items, summary, stack, labels_path, annotator) -> str:
     """Do a label / skip / undo: write the file, then update the session state."""
-    from stance.labelling.labels import append_label, remove_label
+    from stance.labelling.labels import LabelFile
 
     i = summary.position
     turn = items[i].candidate.turn
@@ -292,7 +292,7 @@ def _apply(action, items, summary, stack, labels_path, annotator) -> str:
             "annotator": annotator,
             "note": "",
         }
-        append_label(labels_path, row)
+        LabelFile(labels_path).append(row)
         stack.append(("label", i, row))
         summary.labelled += 1
         summary.answers.append(row)
@@ -308,7 +308,7 @@ def _apply(action, items, summary, stack, labels_path, annotator) -> str:
         return "nothing to undo in this session"
     what, j, payload = stack[-1]
     if what == "label":
-        remove_label(labels_path, payload)
+        LabelFile(labels_path).remove(payload)
         summary.labelled -= 1
         summary.answers.remove(payload)
         message = f"undone: '{payload['stance']}' removed from {labels_path}"

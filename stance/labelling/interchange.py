@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.core.errors import InputError
-from stance.labelling.labels import LABEL_COLUMNS
 
 FORMATS = ("label-studio", "prodigy")
 FROM_NAME = "stance"
@@ -205,23 +204,18 @@ def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
 
 def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> dict:
     """Read a Label Studio or Prodigy file and add its labels to `target`."""
-    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.files import check_output_path
     from stance.core.normalize import normalize_text
-    from stance.labelling.labels import (
-        format_row,
-        label_header,
-        label_lock,
-        read_for_update,
-        read_label_rows,
-    )
+    from stance.labelling.labels import LabelFile, read_label_rows
 
     path, target = Path(path), Path(target)
     fmt = detect_format(path, fmt)
     reader = read_label_studio if fmt == "label-studio" else read_prodigy
     rows, left_out = reader(path, schema.names)
     check_output_path(target)
-    with label_lock(target):
-        data = read_for_update(target)  # a non-UTF-8 target: one line, before work
+    file = LabelFile(target)
+    with file.lock():
+        data = file.text_for_update()  # a non-UTF-8 target: one line, before work
         existing = (
             read_label_rows(target, schema.names)[0]
             if target.exists() and target.stat().st_size
@@ -254,14 +248,7 @@ def import_labels(path: Path, target: Path, schema, fmt: str | None = None) -> d
                 continue
             seen[key] = row
             new.append(row)
-        fields = label_header(target) or list(LABEL_COLUMNS)
-        if data:
-            if not data.endswith("\n"):
-                data += "\r\n"
-        else:
-            data = format_row(fields, {f: f for f in fields})
-        data += "".join(format_row(fields, r) for r in new)
-        atomic_write_text(target, data)
+        file.add_rows(data, new)
     return {
         "format": fmt,
         "added": len(new),

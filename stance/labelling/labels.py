@@ -210,160 +210,185 @@ def join_by_text(turns: Iterable[Turn], by_key: dict) -> dict:
     return out
 
 
-def read_for_update(path: Path) -> str:
-    """The text of a label file about to be rewritten ("" when there is none).
+class LabelFile:
+    """One label file on disk, and the only code that writes label files.
 
-    Rewrites are UTF-8: a file in another encoding is an InputError (convert
-    it first) rather than a mix of two encodings.
+    Every writer (`stance annotate` and its undo, `stance labels import`) goes
+    through it: it takes the file lock, reads the file for an update (UTF-8
+    only), checks a row before it is written, and replaces the file atomically
+    (temporary file + rename), so a process killed at any point leaves the old
+    or the new file, and concurrent writers wait for each other.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return ""
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")  # a BOM stays, as U+FEFF, for the rewrite
-    except UnicodeDecodeError:
-        raise InputError(
-            path, "not UTF-8: convert it (to UTF-8) before adding labels to it"
-        ) from None
 
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
 
-def label_header(path: Path) -> list[str] | None:
-    """The column names of an existing, non-empty label file."""
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    first = read_for_update(path).removeprefix("\ufeff").split("\n", 1)[0]
-    fields = [f.strip() for f in next(csv.reader([first]), [])]
-    if "text" not in fields or "stance" not in fields:
-        raise InputError(path, "label file needs 'text' and 'stance' columns")
-    return fields
+    def lock(self):
+        """The lock every writer of this file takes (appends, undo, imports)."""
+        import os
 
+        from filelock import FileLock
 
-def format_row(fields: Sequence[str], row: dict) -> str:
-    """One CSV record exactly as the label files hold it (\r\n ends it)."""
-    buf = io.StringIO()
-    csv.writer(buf).writerow([row.get(f, "") for f in fields])
-    return buf.getvalue()
+        # The lock lives beside the real file: writers that reach it through
+        # different symlinks still wait for each other.
+        return FileLock(os.path.realpath(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
 
+    def text_for_update(self) -> str:
+        """The text of the file about to be rewritten ("" when there is none).
 
-def label_lock(path: Path):
-    """The lock every writer of a label file takes (appends, undo, imports)."""
-    import os
+        Rewrites are UTF-8: a file in another encoding is an InputError (convert
+        it first) rather than a mix of two encodings.
+        """
+        path = self.path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror}") from None
+        try:
+            return data.decode("utf-8")  # a BOM stays, as U+FEFF, for the rewrite
+        except UnicodeDecodeError:
+            raise InputError(
+                path, "not UTF-8: convert it (to UTF-8) before adding labels to it"
+            ) from None
 
-    from filelock import FileLock
+    def header(self) -> list[str] | None:
+        """The column names of an existing, non-empty label file."""
+        path = self.path
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        first = self.text_for_update().removeprefix("\ufeff").split("\n", 1)[0]
+        fields = [f.strip() for f in next(csv.reader([first]), [])]
+        if "text" not in fields or "stance" not in fields:
+            raise InputError(path, "label file needs 'text' and 'stance' columns")
+        return fields
 
-    # The lock lives beside the real file: writers that reach it through
-    # different symlinks still wait for each other.
-    return FileLock(os.path.realpath(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    @staticmethod
+    def format_row(fields: Sequence[str], row: dict) -> str:
+        """One CSV record exactly as the label files hold it (\r\n ends it)."""
+        buf = io.StringIO()
+        csv.writer(buf).writerow([row.get(f, "") for f in fields])
+        return buf.getvalue()
 
+    def append(self, row: dict, allowed: Sequence[str] | None = None) -> None:
+        """Append one label durably and safely across processes.
 
-def append_label(
-    path: str | Path, row: dict, allowed: Sequence[str] | None = None
-) -> None:
-    """Append one label durably and safely across processes.
+        Under the file lock, the file is copied with the new row to a temporary
+        file that is renamed into place. A row the file could not be read back
+        with is refused: empty text, a NUL character, a stance outside `allowed`
+        (when given), or a text already labelled otherwise.
+        """
+        from filelock import Timeout
 
-    Under a file lock, the file is copied with the new row to a temporary file
-    that is renamed into place: a process killed at any point leaves the file
-    with or without the row, never a part of it, and concurrent appends wait
-    for each other instead of losing rows. A row the file could not be read
-    back with is refused: empty text, a NUL character, a stance outside
-    `allowed` (when given), or a text already labelled otherwise.
-    """
-    from filelock import Timeout
-
-    path = check_output_path(path)
-    body = str(row.get("text", "")).strip()
-    stance = str(row.get("stance", "")).strip()
-    if not body:
-        raise InputError(path, "cannot append a label with empty text")
-    if any("\x00" in str(v) for v in row.values()):
-        raise InputError(path, "cannot append a label containing a NUL character")
-    if allowed is not None and stance not in allowed:
-        raise InputError(
-            path, f"unknown stance '{stance}' (expected {', '.join(allowed)})"
-        )
-    try:
-        with label_lock(path):
-            try:
-                old = path.read_bytes()
-            except FileNotFoundError:
-                old = b""
-            try:
-                text = old.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise InputError(
-                    path, "not UTF-8: convert it before appending labels"
-                ) from None
-            reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n")))
-            columns = [c.strip() for c in reader.fieldnames or []]
-            if columns and not {"text", "stance"} <= set(columns):
-                raise InputError(path, "label file needs 'text' and 'stance' columns")
-            key = normalize_text(body)
-            try:
-                for prev in reader:
-                    prev = {(k or "").strip(): v for k, v in prev.items()}
-                    if normalize_text(str(prev.get("text") or "")) != key:
-                        continue
-                    if str(prev.get("stance") or "").strip() != stance:
-                        raise InputError(
-                            path,
-                            f"this text is already labelled '{prev['stance']}' at "
-                            f"line {reader.line_num}",
-                        )
-            except csv.Error as exc:
-                raise InputError(
-                    path, f"malformed CSV ({exc})", line=reader.line_num
-                ) from None
-            buf = io.StringIO()
-            writer = csv.DictWriter(
-                buf, fieldnames=columns or list(LABEL_COLUMNS), extrasaction="ignore"
+        path = self.path = check_output_path(self.path)
+        body = str(row.get("text", "")).strip()
+        stance = str(row.get("stance", "")).strip()
+        if not body:
+            raise InputError(path, "cannot append a label with empty text")
+        if any("\x00" in str(v) for v in row.values()):
+            raise InputError(path, "cannot append a label containing a NUL character")
+        if allowed is not None and stance not in allowed:
+            raise InputError(
+                path, f"unknown stance '{stance}' (expected {', '.join(allowed)})"
             )
-            if not columns:
-                old = b""
-                writer.writeheader()
-            elif not old.endswith(b"\n"):
-                buf.write("\r\n")
-            writer.writerow({c: row.get(c, "") for c in writer.fieldnames})
-            atomic_write_bytes(path, old + buf.getvalue().encode("utf-8"))
-    except Timeout:
-        raise InputError(
-            path, f"locked by another process for over {LOCK_TIMEOUT_S} s"
-        ) from None
+        try:
+            with self.lock():
+                self._append_locked(row, body, stance)
+        except Timeout:
+            raise InputError(
+                path, f"locked by another process for over {LOCK_TIMEOUT_S} s"
+            ) from None
 
+    def _append_locked(self, row: dict, body: str, stance: str) -> None:
+        path = self.path
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        try:
+            text = old.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(
+                path, "not UTF-8: convert it before appending labels"
+            ) from None
+        reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n")))
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if columns and not {"text", "stance"} <= set(columns):
+            raise InputError(path, "label file needs 'text' and 'stance' columns")
+        key = normalize_text(body)
+        try:
+            for prev in reader:
+                prev = {(k or "").strip(): v for k, v in prev.items()}
+                if normalize_text(str(prev.get("text") or "")) != key:
+                    continue
+                if str(prev.get("stance") or "").strip() != stance:
+                    raise InputError(
+                        path,
+                        f"this text is already labelled '{prev['stance']}' at "
+                        f"line {reader.line_num}",
+                    )
+        except csv.Error as exc:
+            raise InputError(
+                path, f"malformed CSV ({exc})", line=reader.line_num
+            ) from None
+        buf = io.StringIO()
+        writer = csv.DictWriter(
+            buf, fieldnames=columns or list(LABEL_COLUMNS), extrasaction="ignore"
+        )
+        if not columns:
+            old = b""
+            writer.writeheader()
+        elif not old.endswith(b"\n"):
+            buf.write("\r\n")
+        writer.writerow({c: row.get(c, "") for c in writer.fieldnames})
+        atomic_write_bytes(path, old + buf.getvalue().encode("utf-8"))
 
-def remove_label(path: str | Path, row: dict) -> bool:
-    """Remove the last record with this row's text and stance; False if none.
+    def remove(self, row: dict) -> bool:
+        """Remove the last record with this row's text and stance; False if none.
 
-    Runs under the same lock as `append_label` and rewrites the file whole
-    (temporary file + rename), so a crash leaves the old or the new file.
-    """
-    from stance.core.files import atomic_write_text
+        Runs under the same lock as `append` and rewrites the file whole, so a
+        crash leaves the old or the new file.
+        """
+        from stance.core.files import atomic_write_text
 
-    path = Path(path)
-    with label_lock(path):
-        fields = label_header(path)
-        if fields is None:
-            return False
-        data = read_for_update(path)
-        mine = format_row(fields, row)
-        if data.endswith(mine):  # the usual case: ours is the last record
-            atomic_write_text(path, data[: -len(mine)])
-            return True
-        records = list(csv.reader(io.StringIO(data)))
-        header, body = records[0], records[1:]
-        ti, si = header.index("text"), header.index("stance")
-        for k in range(len(body) - 1, -1, -1):
-            rec = body[k]
-            if (
-                len(rec) > max(ti, si)
-                and rec[ti] == row.get("text", "")
-                and rec[si] == row.get("stance", "")
-            ):
-                del body[k]
-                buf = io.StringIO()
-                csv.writer(buf).writerows([header, *body])
-                atomic_write_text(path, buf.getvalue())
+        path = self.path
+        with self.lock():
+            fields = self.header()
+            if fields is None:
+                return False
+            data = self.text_for_update()
+            mine = self.format_row(fields, row)
+            if data.endswith(mine):  # the usual case: ours is the last record
+                atomic_write_text(path, data[: -len(mine)])
                 return True
-        return False
+            records = list(csv.reader(io.StringIO(data)))
+            header, body = records[0], records[1:]
+            ti, si = header.index("text"), header.index("stance")
+            for k in range(len(body) - 1, -1, -1):
+                rec = body[k]
+                if (
+                    len(rec) > max(ti, si)
+                    and rec[ti] == row.get("text", "")
+                    and rec[si] == row.get("stance", "")
+                ):
+                    del body[k]
+                    buf = io.StringIO()
+                    csv.writer(buf).writerows([header, *body])
+                    atomic_write_text(path, buf.getvalue())
+                    return True
+            return False
+
+    def add_rows(self, data: str, rows: Sequence[dict]) -> None:
+        """Write the file as `data` (its text, read under the lock the caller
+        holds) plus `rows`, a header first when the file was empty."""
+        from stance.core.files import atomic_write_text
+
+        fields = self.header() or list(LABEL_COLUMNS)
+        if data:
+            if not data.endswith("\n"):
+                data += "\r\n"
+        else:
+            data = self.format_row(fields, {f: f for f in fields})
+        data += "".join(self.format_row(fields, r) for r in rows)
+        atomic_write_text(self.path, data)

@@ -40,7 +40,7 @@ from stance.core.files import (
 from stance.core.inputfiles import decode_bytes
 from stance.core.writers import write_rows
 from stance.ingest.parse import expand_paths
-from stance.labelling.labels import append_label, label_files, read_labels
+from stance.labelling.labels import LabelFile, label_files, read_labels
 from stance.model.classify import StanceClassifier
 
 WRITER = ROOT / "tests" / "killed_writer.py"
@@ -255,7 +255,7 @@ def test_killed_label_appends_leave_whole_rows(tmp_path):
     leftovers = [h for h in hidden(tmp_path) if h != "labels.csv.lock"]
     assert all(h.startswith(".labels.csv.") for h in leftovers)
     assert label_files([tmp_path], tmp_path) == [path]  # readers skip them
-    append_label(path, label_row(state["rows"]))
+    LabelFile(path).append(label_row(state["rows"]))
     assert hidden(tmp_path) == []  # and the next write removes them
 
 

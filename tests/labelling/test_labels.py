@@ -9,7 +9,7 @@ from stance.core.schema import read_schema
 from stance.core.thread import Turn
 from stance.labelling.labels import (
     LABEL_COLUMNS,
-    append_label,
+    LabelFile,
     join_by_text,
     load_labels,
     read_labels,
@@ -70,8 +70,8 @@ def test_shipped_label_files_are_valid():
 
 def test_append_label_creates_header_and_appends(tmp_path):
     p = tmp_path / "new.csv"
-    append_label(p, {"text": "one", "stance": "none"})
-    append_label(p, {"text": "two", "stance": "favor"})
+    LabelFile(p).append({"text": "one", "stance": "none"})
+    LabelFile(p).append({"text": "two", "stance": "favor"})
     assert [lab.text for lab in read_labels(p, NAMES)] == ["one", "two"]
 
 
@@ -107,7 +107,7 @@ def test_concurrent_appends_lose_nothing(tmp_path):
 def test_append_label_keeps_the_files_columns_and_final_newline(tmp_path):
     p = tmp_path / "a.csv"
     p.write_bytes(b"stance,text,annotator\r\nfavor,first text here,ann")  # no newline
-    append_label(p, {"text": "second text", "stance": "none", "annotator": "bo"})
+    LabelFile(p).append({"text": "second text", "stance": "none", "annotator": "bo"})
     assert p.read_bytes() == (
         b"stance,text,annotator\r\nfavor,first text here,ann\r\nnone,second text,bo\r\n"
     )
@@ -129,7 +129,7 @@ def test_append_label_refuses_rows_that_would_break_the_file(tmp_path, row, prob
     p = write(tmp_path, "a.csv", "The pact was fine,favor\n")
     before = p.read_bytes()
     with pytest.raises(InputError, match=problem):
-        append_label(p, row, NAMES)
+        LabelFile(p).append(row, NAMES)
     assert p.read_bytes() == before
 
 
@@ -137,7 +137,7 @@ def test_append_label_refuses_a_non_utf8_file(tmp_path):
     p = tmp_path / "a.csv"
     p.write_bytes("text,stance\ncafé,none\n".encode("cp1252"))
     with pytest.raises(InputError, match="not UTF-8"):
-        append_label(p, {"text": "x y", "stance": "none"})
+        LabelFile(p).append({"text": "x y", "stance": "none"})
 
 
 def test_pending_rows_are_skipped_and_counted(tmp_path):
@@ -172,7 +172,7 @@ def test_unknown_stance_still_an_error_with_extra_columns(tmp_path):
 def test_append_follows_the_files_own_header(tmp_path):
     p = tmp_path / "two.csv"
     p.write_text("stance,text\nnone,already here", encoding="utf-8")  # no final EOL
-    append_label(p, {"text": "added, with a comma", "stance": "against", "id": "x"})
+    LabelFile(p).append({"text": "added, with a comma", "stance": "against", "id": "x"})
     assert [(lab.text, lab.stance) for lab in read_labels(p, NAMES)] == [
         ("already here", "none"),
         ("added, with a comma", "against"),
@@ -180,33 +180,33 @@ def test_append_follows_the_files_own_header(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("body,label\nx,none\n", encoding="utf-8")
     with pytest.raises(InputError, match="needs 'text' and 'stance'"):
-        append_label(bad, {"text": "t", "stance": "none"})
+        LabelFile(bad).append({"text": "t", "stance": "none"})
 
 
 def test_remove_label_undoes_the_last_append_byte_for_byte(tmp_path):
-    from stance.labelling.labels import remove_label
+    from stance.labelling.labels import LabelFile
 
     p = tmp_path / "s.csv"
-    append_label(p, {"text": "one", "stance": "none"})
+    LabelFile(p).append({"text": "one", "stance": "none"})
     before = p.read_bytes()
     os.chmod(p, 0o644)
     row = {"text": 'two "quoted"\nlines', "stance": "favor", "id": "t2"}
-    append_label(p, row)
-    assert remove_label(p, row) is True
+    LabelFile(p).append(row)
+    assert LabelFile(p).remove(row) is True
     assert p.read_bytes() == before
     assert os.stat(p).st_mode & 0o777 == 0o644  # the rewrite keeps permissions
-    assert remove_label(p, row) is False
+    assert LabelFile(p).remove(row) is False
 
 
 def test_remove_label_finds_its_row_after_another_append(tmp_path):
-    from stance.labelling.labels import remove_label
+    from stance.labelling.labels import LabelFile
 
     p = tmp_path / "s.csv"
     mine = {"text": "mine", "stance": "against"}
-    append_label(p, {"text": "one", "stance": "none"})
-    append_label(p, mine)
-    append_label(p, {"text": "someone else's", "stance": "favor"})
-    assert remove_label(p, mine)
+    LabelFile(p).append({"text": "one", "stance": "none"})
+    LabelFile(p).append(mine)
+    LabelFile(p).append({"text": "someone else's", "stance": "favor"})
+    assert LabelFile(p).remove(mine)
     assert [lab.text for lab in read_labels(p, NAMES)] == ["one", "someone else's"]
 
 
@@ -228,24 +228,24 @@ def test_a_symlinked_label_file_is_written_through_and_locked_at_its_target(
     import subprocess
     import sys
 
-    from stance.labelling.labels import label_lock, remove_label
+    from stance.labelling.labels import LabelFile
 
     shared = tmp_path / "shared"
     shared.mkdir()
     target = shared / "team.csv"
-    append_label(target, {"text": "first shared label", "stance": "favor"})
+    LabelFile(target).append({"text": "first shared label", "stance": "favor"})
     os.chmod(target, 0o664)
     mine = tmp_path / "mine.csv"
     mine.symlink_to(target)
-    assert label_lock(mine).lock_file == label_lock(target).lock_file
-    append_label(mine, {"text": "added through the link", "stance": "none"})
+    assert LabelFile(mine).lock().lock_file == LabelFile(target).lock().lock_file
+    LabelFile(mine).append({"text": "added through the link", "stance": "none"})
     assert mine.is_symlink() and mine.resolve() == target
     assert [lab.text for lab in read_labels(target, NAMES)] == [
         "first shared label",
         "added through the link",
     ]
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o664)
-    assert remove_label(mine, {"text": "added through the link", "stance": "none"})
+    assert LabelFile(mine).remove({"text": "added through the link", "stance": "none"})
     assert mine.is_symlink() and len(read_labels(target, NAMES)) == 1
     assert not (tmp_path / "mine.csv.lock").exists()
 
