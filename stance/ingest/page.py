@@ -22,6 +22,7 @@ from stance.ingest.rules import (
     SIDEBAR_END,
     SIDEBAR_START,
     TERMINAL,
+    Rule,
     _heading,
     _is_fragment,
     _is_title,
@@ -39,6 +40,27 @@ class Dropped:
     line: int
     text: str
     rule: str
+
+
+@dataclass
+class Quote:
+    """A quote being read: its first line, its lines, who is quoted."""
+
+    line: int
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    by: str | None = None
+    prefixed: bool = False  # `> ` lines; ends at the first line without `>`
+    until_blank: bool = False  # opened by a quote header; ends at a blank line
+
+
+@dataclass
+class Line:
+    """One non-blank line of the page, as the handlers see it."""
+
+    number: int
+    raw: str
+    text: str  # stripped; a numbered marker's handler leaves only its rest
+    wrapped: bool  # a hard-wrapped continuation of the paragraph before
 
 
 @dataclass
@@ -68,7 +90,7 @@ class _PageParser:
         self.article_signals = 0
         numbered = [m for m in (NUMBERED.match(x) for x in self.lines) if m]
         self.numbered_ok = len(numbered) >= 2
-        self.quote: dict | None = None
+        self.quote: Quote | None = None
         self.in_sidebar = False
         # Quotes met before the page's first turn wait for it (the reply).
         self.pending_quotes: list[dict] = []
@@ -151,16 +173,16 @@ class _PageParser:
 
     def _close_quote(self) -> None:
         q, self.quote = self.quote, None
-        if not q or not q["lines"]:
+        if not q or not q.lines:
             return
         record = {
-            "text": _join_paragraph([body for _, body in q["lines"]]),
-            "by": q.get("by"),
-            "line": q["line"],
+            "text": _join_paragraph([body for _, body in q.lines]),
+            "by": q.by,
+            "line": q.line,
         }
-        self.quote_sources[id(record)] = q["lines"]
-        unit = self.unit or self.free_unit(q["line"])
-        unit.quotes.append((q["line"], record))
+        self.quote_sources[id(record)] = q.lines
+        unit = self.unit or self.free_unit(q.line)
+        unit.quotes.append((q.line, record))
 
     # -- main loop
     def parse(self) -> tuple[list[Turn], list[Dropped]]:
@@ -170,7 +192,7 @@ class _PageParser:
             lineno = idx + 1
             line = raw.strip()
             if not line:
-                if self.quote is not None and self.quote.get("until_blank"):
+                if self.quote is not None and self.quote.until_blank:
                     self._close_quote()
                 self.new_paragraph()
                 continue
@@ -186,85 +208,107 @@ class _PageParser:
         for raw in self.lines:
             line = raw.strip()
             rule = classify_chrome(line) if line else None
-            if rule in ("byline", "copyright", "dateline") or _heading(line):
+            if rule in (Rule.BYLINE, Rule.COPYRIGHT, Rule.DATELINE) or _heading(line):
                 self.article_signals += 1
         if self.article_signals:
             self.free_kind = "article"
 
+    # -- one line: the first handler that takes it decides (order matters)
     def _line(self, lineno: int, raw: str, line: str, wrapped: bool) -> None:
-        if self.in_sidebar:
-            self.drop(lineno, line, "community sidebar")
-            if SIDEBAR_END.match(line):
-                self.in_sidebar = False
-            return
-        if SIDEBAR_START.match(line):
-            self.in_sidebar = True
-            self.drop(lineno, line, "community sidebar")
-            return
-        # Quote blocks in progress.
-        if line.startswith(">"):
-            body = line.lstrip("> ").strip()
-            if self.quote is None or not self.quote.get("prefixed"):
-                self._close_quote()
-                self.quote = {"lines": [], "line": lineno, "prefixed": True, "by": None}
-            if body:
-                self.quote["lines"].append((lineno, body))
-            else:
-                self.drop(lineno, line, "empty quote marker")
-            return
-        if self.quote is not None and self.quote.get("prefixed"):
-            self._close_quote()
-        if self.quote is not None:
-            if line == "|" or line.lower() == "click to expand...":
-                self.drop(lineno, line, "quote end marker")
-                self._close_quote()
+        ln = Line(lineno, raw, line, wrapped)
+        for handler in LINE_HANDLERS:
+            if handler(self, ln):
                 return
-            self.quote["lines"].append((lineno, line))  # runs to a blank line
-            return
 
-        m = _heading(line)
-        if m:
-            self.close_unit()
-            title = m.group("title")
-            self.section = title
-            self.in_references = title.strip().lower() in REFERENCE_SECTIONS
-            self.drop(lineno, line, "wiki heading → section")
-            return
-        if self.in_references:
-            self.drop(lineno, line, f"reference section ({self.section})")
-            return
+    def _in_sidebar(self, ln: Line) -> bool:
+        """A community sidebar runs from its start line to its end line."""
+        if self.in_sidebar:
+            self.drop(ln.number, ln.text, "community sidebar")
+            if SIDEBAR_END.match(ln.text):
+                self.in_sidebar = False
+            return True
+        if SIDEBAR_START.match(ln.text):
+            self.in_sidebar = True
+            self.drop(ln.number, ln.text, "community sidebar")
+            return True
+        return False
 
+    def _prefixed_quote(self, ln: Line) -> bool:
+        """`> ` lines: a quote block, one per run of such lines."""
+        if not ln.text.startswith(">"):
+            if self.quote is not None and self.quote.prefixed:
+                self._close_quote()
+            return False
+        body = ln.text.lstrip("> ").strip()
+        if self.quote is None or not self.quote.prefixed:
+            self._close_quote()
+            self.quote = Quote(line=ln.number, prefixed=True)
+        if body:
+            self.quote.lines.append((ln.number, body))
+        else:
+            self.drop(ln.number, ln.text, "empty quote marker")
+        return True
+
+    def _open_quote(self, ln: Line) -> bool:
+        """A quote opened by a quote header takes lines up to a blank line."""
+        if self.quote is None:
+            return False
+        if ln.text == "|" or ln.text.lower() == "click to expand...":
+            self.drop(ln.number, ln.text, "quote end marker")
+            self._close_quote()
+            return True
+        self.quote.lines.append((ln.number, ln.text))
+        return True
+
+    def _wiki_heading(self, ln: Line) -> bool:
+        m = _heading(ln.text)
+        if not m:
+            return False
+        self.close_unit()
+        title = m.group("title")
+        self.section = title
+        self.in_references = title.strip().lower() in REFERENCE_SECTIONS
+        self.drop(ln.number, ln.text, "wiki heading → section")
+        return True
+
+    def _in_references(self, ln: Line) -> bool:
+        if not self.in_references:
+            return False
+        self.drop(ln.number, ln.text, f"reference section ({self.section})")
+        return True
+
+    def _quote_start(self, ln: Line) -> bool:
+        """A quote header ("X wrote:") opens a quote; a mail quote header opens
+        the quoted message as a turn of its own."""
+        line, lineno = ln.text, ln.number
         for name, pattern in QUOTE_START if _rule_sized(line) else ():
             qm = pattern.match(line)
-            if qm:
-                if name == "mail quote header":
-                    self.close_unit()
-                    self.drop(lineno, line, "mail quote header → quoted message")
-                    who = re.search(r",\s*(.+?)\s+wrote:$", line)
-                    speaker = who.group(1) if who else None
-                    if speaker and speaker.lower() == "you":
-                        speaker = None
-                    self.open_unit(
-                        "message",
-                        lineno,
-                        speaker=speaker,
-                        meta={"quoted_message": True},
-                    )
-                    return
-                self.drop(lineno, line, "quote header")
-                self._close_quote()
-                by = qm.groupdict().get("by") or None
-                self.quote = {
-                    "lines": [],
-                    "line": lineno,
-                    "by": by,
-                    "until_blank": True,
-                }
-                return
+            if not qm:
+                continue
+            if name == Rule.MAIL_QUOTE_HEADER:
+                self.close_unit()
+                self.drop(lineno, line, "mail quote header → quoted message")
+                who = re.search(r",\s*(.+?)\s+wrote:$", line)
+                speaker = who.group(1) if who else None
+                if speaker and speaker.lower() == "you":
+                    speaker = None
+                self.open_unit(
+                    "message", lineno, speaker=speaker, meta={"quoted_message": True}
+                )
+                return True
+            self.drop(lineno, line, "quote header")
+            self._close_quote()
+            by = qm.groupdict().get("by") or None
+            self.quote = Quote(line=lineno, by=by, until_blank=True)
+            return True
+        return False
 
+    def _chrome(self, ln: Line) -> bool:
+        """Site chrome is dropped; a few kinds also tell who speaks or end a turn."""
+        line, lineno = ln.text, ln.number
         chrome = classify_chrome(line)
         if (
-            chrome == "byline"
+            chrome == Rule.BYLINE
             and self.unit is not None
             and self.unit.kind == "post"
             and self.unit.speaker is None
@@ -272,74 +316,90 @@ class _PageParser:
         ):
             self.unit.speaker = line[3:].strip()
             self.drop(lineno, line, "post author line → speaker")
-            return
-        if chrome is not None:
-            self.drop(lineno, line, chrome)
-            if chrome == "forum profile field":
-                self._claim_profile_speaker(lineno)
-            elif chrome == "action link" and line.lower().startswith(
-                ("expand full comment", "(excerpt)", "read more")
-            ):
-                self.close_unit()
-            return
-
-        header = _match_header(line)
-        if header is not None and not (
-            header[0] == "post author line" and self.unit and any(self.unit.paragraphs)
+            return True
+        if chrome is None:
+            return False
+        self.drop(lineno, line, chrome)
+        if chrome == Rule.FORUM_PROFILE_FIELD:
+            self._claim_profile_speaker(lineno)
+        elif chrome == Rule.ACTION_LINK and line.lower().startswith(
+            ("expand full comment", "(excerpt)", "read more")
         ):
-            name, kind, groups = header
-            speaker = (groups.get("speaker") or "").strip() or None
-            ts = (groups.get("ts") or "").strip() or None
-            if (
-                name == "mail header"
-                and self.unit is not None
-                and self.unit.kind == "message"
-                and not any(self.unit.paragraphs)
-            ):
-                self.unit.speaker = self.unit.speaker or speaker
-                self.unit.timestamp = self.unit.timestamp or ts
-            elif name == "thread starter":
-                self.pending_speaker = speaker
-                self.close_unit()
-            else:
-                self.open_unit(
-                    kind, lineno, speaker=speaker or self.pending_speaker, timestamp=ts
-                )
-                self.pending_speaker = None
-            self.drop(lineno, line, f"{name} → speaker/timestamp")
-            return
+            self.close_unit()
+        return True
 
-        nm = NUMBERED.match(raw)
-        if nm and (self.numbered_ok or nm.group("indent")):
-            number = nm.group("n1") or nm.group("n2")
-            rest = nm.group("rest").strip()
-            unit = self.open_unit("comment", lineno, meta={"number": int(number)})
-            if self.pending_speaker:
-                unit.speaker, self.pending_speaker = self.pending_speaker, None
-            if rest and len(rest.split()) == 1 and not rest.endswith(TERMINAL):
-                unit.speaker = rest
-                self.drop(lineno, rest, "numbered post header → speaker")
-                return
-            if not rest:
-                return
-            line = rest
-
-        if _is_fragment(line):
-            self.drop(lineno, line, "fragment (under 4 words, no sentence end)")
-            return
-        if _is_title(line):
-            self.drop(lineno, line, "title or caption line")
-            return
-
-        if self.unit is None and self.pending_speaker:
-            self.open_unit("post", lineno, speaker=self.pending_speaker)
+    def _post_header(self, ln: Line) -> bool:
+        """A post or mail header opens a turn and gives its speaker/timestamp."""
+        header = _match_header(ln.text)
+        if header is None or (
+            header[0] == Rule.POST_AUTHOR_LINE
+            and self.unit
+            and any(self.unit.paragraphs)
+        ):
+            return False
+        name, kind, groups = header
+        speaker = (groups.get("speaker") or "").strip() or None
+        ts = (groups.get("ts") or "").strip() or None
+        if (
+            name == Rule.MAIL_HEADER
+            and self.unit is not None
+            and self.unit.kind == "message"
+            and not any(self.unit.paragraphs)
+        ):
+            self.unit.speaker = self.unit.speaker or speaker
+            self.unit.timestamp = self.unit.timestamp or ts
+        elif name == Rule.THREAD_STARTER:
+            self.pending_speaker = speaker
+            self.close_unit()
+        else:
+            self.open_unit(
+                kind, ln.number, speaker=speaker or self.pending_speaker, timestamp=ts
+            )
             self.pending_speaker = None
-        unit = self.unit or self.free_unit(lineno)
-        if not wrapped:
+        self.drop(ln.number, ln.text, f"{name} → speaker/timestamp")
+        return True
+
+    def _numbered(self, ln: Line) -> bool:
+        """A numbered comment marker opens a turn; the text after the number (if
+        any) goes on through the handlers below as the line."""
+        nm = NUMBERED.match(ln.raw)
+        if not (nm and (self.numbered_ok or nm.group("indent"))):
+            return False
+        number = nm.group("n1") or nm.group("n2")
+        rest = nm.group("rest").strip()
+        unit = self.open_unit("comment", ln.number, meta={"number": int(number)})
+        if self.pending_speaker:
+            unit.speaker, self.pending_speaker = self.pending_speaker, None
+        if rest and len(rest.split()) == 1 and not rest.endswith(TERMINAL):
+            unit.speaker = rest
+            self.drop(ln.number, rest, "numbered post header → speaker")
+            return True
+        if not rest:
+            return True
+        ln.text = rest
+        return False
+
+    def _fragment_or_title(self, ln: Line) -> bool:
+        if _is_fragment(ln.text):
+            self.drop(ln.number, ln.text, "fragment (under 4 words, no sentence end)")
+            return True
+        if _is_title(ln.text):
+            self.drop(ln.number, ln.text, "title or caption line")
+            return True
+        return False
+
+    def _text(self, ln: Line) -> bool:
+        """Everything else is turn text."""
+        if self.unit is None and self.pending_speaker:
+            self.open_unit("post", ln.number, speaker=self.pending_speaker)
+            self.pending_speaker = None
+        unit = self.unit or self.free_unit(ln.number)
+        if not ln.wrapped:
             self.new_paragraph()
-        unit.paragraphs[-1].append((lineno, line))
-        if not wrapped:
+        unit.paragraphs[-1].append((ln.number, ln.text))
+        if not ln.wrapped:
             self.new_paragraph()
+        return True
 
     def _claim_profile_speaker(self, lineno: int) -> None:
         """A forum profile block: the short lines just above it name the poster."""
@@ -393,3 +453,22 @@ def parse_page_text(
     """Split one raw page into turns; return (turns, dropped lines)."""
     conv = conversation_id or Path(path).stem or "page"
     return _PageParser(path, text, conv).parse()
+
+
+# The line handlers of `_PageParser`, in order: the first that takes a line
+# decides what it is. Sidebars and quotes come first (their lines look like
+# anything), then headings, quote headers, chrome and post headers, which
+# must win over turn text; `_numbered` may pass the rest of its line on.
+LINE_HANDLERS = (
+    _PageParser._in_sidebar,
+    _PageParser._prefixed_quote,
+    _PageParser._open_quote,
+    _PageParser._wiki_heading,
+    _PageParser._in_references,
+    _PageParser._quote_start,
+    _PageParser._chrome,
+    _PageParser._post_header,
+    _PageParser._numbered,
+    _PageParser._fragment_or_title,
+    _PageParser._text,
+)

@@ -195,22 +195,7 @@ def parse_paths(
                         line=t.meta["sources"][0].get("line"),
                     )
                 owner[t.id] = page.path
-    # Page ids are ours: a page whose conversation id is taken (the same file
-    # name in two folders, or a CSV of that name) is renamed conv~2, conv~3...
-    taken = {t.conversation_id for p in pages if p.structured for t in p.turns}
-    for k, page in enumerate(pages):
-        if page.structured:
-            continue
-        conv = page.turns[0].conversation_id
-        new, n = conv, 1
-        while new in taken or any(t.id in owner for t in _renamed(page, new)):
-            n += 1
-            new = f"{conv}~{n}"
-        taken.add(new)
-        if new != conv:
-            pages[k] = Page(
-                page.path, page.encoding, False, _renamed(page, new), page.dropped
-            )
+    pages = rename_pages(pages, set(owner))
     raw = [t for p in pages if not p.structured for t in p.turns]
     structured = [t for p in pages if p.structured for t in p.turns]
     raw, n_quotes = extract_repeated_quotes(raw)
@@ -225,6 +210,31 @@ def parse_paths(
         merged=merged,
         quotes_found=n_quotes,
     )
+
+
+def rename_pages(pages: list[Page], structured_ids: set[str]) -> list[Page]:
+    """Page ids are ours: a page whose conversation id is taken (the same file
+    name in two folders, or a CSV of that name) is renamed conv~2, conv~3...
+
+    `structured_ids`: the ids of the structured inputs' turns, which are the
+    user's and never change.
+    """
+    pages = list(pages)
+    taken = {t.conversation_id for p in pages if p.structured for t in p.turns}
+    for k, page in enumerate(pages):
+        if page.structured:
+            continue
+        conv = page.turns[0].conversation_id
+        new, n = conv, 1
+        while new in taken or any(t.id in structured_ids for t in _renamed(page, new)):
+            n += 1
+            new = f"{conv}~{n}"
+        taken.add(new)
+        if new != conv:
+            pages[k] = Page(
+                page.path, page.encoding, False, _renamed(page, new), page.dropped
+            )
+    return pages
 
 
 def _renamed(page: Page, conv: str) -> tuple[Turn, ...]:

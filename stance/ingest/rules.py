@@ -8,6 +8,24 @@ a long paragraph is never taken for chrome."""
 from __future__ import annotations
 
 import re
+from enum import StrEnum
+
+
+class Rule(StrEnum):
+    """The rules the page parser acts on beyond dropping the line (the other
+    rules are known by their names only). A member is its name: `Dropped.rule`
+    and `--explain` show it as before."""
+
+    BYLINE = "byline"
+    DATELINE = "dateline"
+    COPYRIGHT = "copyright"
+    ACTION_LINK = "action link"
+    FORUM_PROFILE_FIELD = "forum profile field"
+    MAIL_HEADER = "mail header"
+    THREAD_STARTER = "thread starter"
+    POST_AUTHOR_LINE = "post author line"
+    MAIL_QUOTE_HEADER = "mail quote header"
+
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 
@@ -36,7 +54,7 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
             r"^(?:edited\s+)?\d+\s+(?:second|minute|hour|day|week|month|year)s?"
             r"\s+ago$",
         ),
-        ("dateline", r"^[\w ]{0,30}\bupdated:\s.*$"),
+        (Rule.DATELINE, r"^[\w ]{0,30}\bupdated:\s.*$"),
         ("time line", rf"^{_TIME}\s+\w{{2,4}}\s+\d{{1,2}}\s+{_MONTH}\s+\d{{4}}$"),
         (
             "vote count",
@@ -51,7 +69,7 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
             r"members|online|members online)$",
         ),
         (
-            "action link",
+            Rule.ACTION_LINK,
             r"^(?:reply|share|report|save|follow|hide|permalink|parent|"
             r"context|quote|like|flag|link|source|embed|edit(?:-\d+)?|"
             r"expand full comment|view all comments|view the rest of the comments|"
@@ -59,8 +77,8 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
             r"highlight story|click to expand\.*|sort by:?.*|reply\s*\|.*|"
             r"you are viewing a single comment's thread|read more\.*)$",
         ),
-        ("action link", r"^\(excerpt\)\s*read more at .*$"),
-        ("copyright", r"^(?:©|\(c\)\s|copyright\b|all rights reserved).*$"),
+        (Rule.ACTION_LINK, r"^\(excerpt\)\s*read more at .*$"),
+        (Rule.COPYRIGHT, r"^(?:©|\(c\)\s|copyright\b|all rights reserved).*$"),
         ("disclaimer", r"^(?:disclaimer:|all materials posted herein).*$"),
         (
             "site chrome",
@@ -74,13 +92,13 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
         ("bare link", r"^(?:<?https?://\S+>?|www\.\S+)$"),
         ("deleted", r"^\[(?:deleted|removed)\]$"),
         (
-            "forum profile field",
+            Rule.FORUM_PROFILE_FIELD,
             r"^(?:joined|messages|reaction score|likes received|"
             r"trophy points|location|gender|political leaning|posts|points|karma|"
             r"member since|ratings?|country|thanks|trophies)\s*:?\s*[\d,.]*$",
         ),
         (
-            "byline",
+            Rule.BYLINE,
             r"^by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+in\s+[A-Z]\w+)?$",
         ),
         ("page title", r"^[^.!?]{3,120}\s\|\s[^.!?]{1,60}(?:\s\|\s[^.!?]{1,60})*$"),
@@ -88,7 +106,7 @@ CHROME_RULES: list[tuple[str, re.Pattern]] = [
         ("lone punctuation", r"^[\s|\-–—_=*•·.…~#>]+$"),
         ("subreddit header", r"^r/\w+(?:\s+[\w ]{0,30})?\s+" + _DATE + r"$"),
         (
-            "mail header",
+            Rule.MAIL_HEADER,
             r"^(?:subject|to|cc|reply-to|message-id|in-reply-to|"
             r"references|sender|list-\w+):\s.*$",
         ),
@@ -103,18 +121,18 @@ HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
         ("forum post header", "post", r"^posted on (?P<ts>.+?) by (?P<speaker>\S+)$"),
         ("forum post header", "post", r"^posted:\s+(?P<ts>.+)$"),
         (
-            "thread starter",
+            Rule.THREAD_STARTER,
             "post",
             r"^discussion in '[^']*' started by (?P<speaker>[^,]+),\s*(?P<ts>.+?)\.?$",
         ),
         (
-            "mail header",
+            Rule.MAIL_HEADER,
             "message",
             r"^date:\s+(?P<ts>.+?)\s+from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?"
             r"(?:\s+subject:.*)?$",
         ),
-        ("mail header", "message", r"^from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?$"),
-        ("mail header", "message", r"^date:\s+(?P<ts>.+)$"),
+        (Rule.MAIL_HEADER, "message", r"^from:\s+(?P<speaker>[^<]+?)\s*(?:<[^>]*>)?$"),
+        (Rule.MAIL_HEADER, "message", r"^date:\s+(?P<ts>.+)$"),
         (
             "reddit header",
             "comment",
@@ -128,12 +146,12 @@ HEADER_RULES: list[tuple[str, str, re.Pattern]] = [
             r"^•\s*@?(?P<speaker>[\w.-]+(?:@[\w.-]+)?)(?:\s*\[[^\]]*\])?$",
         ),
         ("blog comment header", "comment", r"^(?P<speaker>[\w .-]{1,40}) said\.\.\.$"),
-        ("post author line", "post", r"^by (?P<speaker>[\w.-]+)$"),
+        (Rule.POST_AUTHOR_LINE, "post", r"^by (?P<speaker>[\w.-]+)$"),
     ]
 ]
 
 QUOTE_START = [
-    ("mail quote header", re.compile(r"^(?:on|at)\s.+\bwrote:$", re.I)),
+    (Rule.MAIL_QUOTE_HEADER, re.compile(r"^(?:on|at)\s.+\bwrote:$", re.I)),
     ("forum quote", re.compile(r"^(?:quote:?|originally posted by (?P<by>.+))$", re.I)),
     ("forum quote", re.compile(r"^(?P<by>.{1,60}?) (?:wrote|said):$", re.I)),
 ]
