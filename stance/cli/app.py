@@ -126,6 +126,16 @@ QuietOpt = Annotated[
     ),
 ]
 
+MinConfidenceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Mark turns the model is less sure of than this as `uncertain` "
+        "instead of guessing (the model card shows the accuracy at each coverage)",
+    ),
+]
 AnyLanguageOpt = Annotated[
     bool,
     typer.Option(

@@ -10,6 +10,7 @@ import typer
 from stance.cli.app import (
     AnyLanguageOpt,
     EncoderOpt,
+    MinConfidenceOpt,
     ModelOpt,
     NoRecursiveOpt,
     Paths,
@@ -179,6 +180,7 @@ def label_cli(
     ] = None,
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
+    min_confidence: MinConfidenceOpt = None,
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -192,7 +194,7 @@ def label_cli(
     from stance.core.schema import find_schema
     from stance.core.writers import ROW_FORMATS, write_rows
     from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths, iter_turns
-    from stance.model.predict import predict_rows, thread_aware_rows
+    from stance.model.predict import abstain, predict_rows, thread_aware_rows
 
     output = output or Path("-")
     check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
@@ -224,6 +226,7 @@ def label_cli(
                 turns, mdl, languages=languages, progress=bars, total=total
             )
         )
+        rows = abstain(rows, min_confidence)
         n = write_rows(output, counted(rows), classes=list(mdl.classes_))
     _console().print(
         f"{n} turns, {n - sum(skipped.values())} labelled: "
@@ -287,6 +290,7 @@ def report_cli(
     ] = Path("report.html"),
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
+    min_confidence: MinConfidenceOpt = None,
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -307,7 +311,13 @@ def report_cli(
     mdl = _load_model(model, sch, trust_unsigned)
     with progress_bars(on_terminal() and not quiet) as bars:
         rep = report_paths(
-            paths, mdl, sch, thread_aware, _languages(any_language), progress=bars
+            paths,
+            mdl,
+            sch,
+            thread_aware,
+            _languages(any_language),
+            progress=bars,
+            min_confidence=min_confidence,
         )
     atomic_write_text(output, render_report(rep, output))
     agree = rep["agreement"]

@@ -11,6 +11,9 @@ from pathlib import Path
 from stance.core.errors import InputError
 
 SCHEMA_FILE = "schema.toml"
+# What `--min-confidence` writes as the stance of a turn the model abstains on;
+# no label may take this name.
+UNCERTAIN = "uncertain"
 DEFAULT_COLORS = ("#2b7bba", "#c0392b", "#8c8c8c", "#27ae60", "#8e44ad", "#e67e22")
 # A colour goes into the report's SVG and style attributes: only CSS colour
 # syntax passes (#hex, a colour name, rgb()/rgba()/hsl()/hsla() of numbers).
@@ -86,6 +89,10 @@ def read_schema(path: str | Path) -> Schema:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InputError(path, "label names repeat")
+    if UNCERTAIN in names:
+        raise InputError(
+            path, f"'{UNCERTAIN}' is not a label name: `--min-confidence` writes it"
+        )
     sides = data.get("sides") or names
     if not isinstance(sides, list) or not all(isinstance(x, str) for x in sides):
         raise InputError(path, "'sides' must be a list of label names")

@@ -45,6 +45,7 @@ def model_card(report: dict, schema: Schema, extra: dict) -> str:
         f"Reproduce: `{report['command']}` on the label files listed below.",
         "",
         *heldout_section(report, schema),
+        *coverage_section(report),
         "`train s/fold`: mean seconds to fit the method on one training fold "
         "(about 4/5 of the labels), nested hyperparameter search included. "
         "`label turns/s`: turns labelled per second on a cold cache, i.e. "
@@ -105,6 +106,41 @@ def heldout_section(report: dict, schema: Schema) -> list[str]:
             "",
         ]
     return lines
+
+
+def coverage_section(report: dict) -> list[str]:
+    """The model card's selective-labelling table: accuracy and macro-F1 on the
+    most confident 100/80/50% of the turns, with the `--min-confidence` that
+    keeps that share (cross-validation, and the held-out set when scored)."""
+    cv = report["cv"].get(report["method"], {}).get("coverage")
+    if not cv:
+        return []
+    held = (report.get("heldout") or {}).get("coverage")
+    cols = ["coverage", "CV: min-confidence", "CV: accuracy", "CV: macro-F1"]
+    if held:
+        cols += ["held-out: min-confidence", "accuracy", "macro-F1"]
+    lines = [
+        "## Selective labelling",
+        "",
+        "`stance label --min-confidence X` marks the turns the model is less sure "
+        "of than X as `uncertain` instead of guessing. Accuracy and macro-F1 of "
+        f"`{report['method']}` on its most confident turns: out-of-fold in the "
+        "cross-validation above (mean over the splits)"
+        + (", and on the held-out set" if held else "")
+        + ". `min-confidence`: the confidence of the least sure turn kept.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|---" * len(cols) + "|",
+    ]
+    for k, c in enumerate(cv):
+        cells = [f"{c['coverage']:.0%}", f"{c['min_confidence']:.2f}"]
+        cells += [f"{c['accuracy']:.3f}", f"{c['macro_f1']:.3f}"]
+        if held:
+            h = held[k]
+            cells += [f"{h['min_confidence']:.2f}", f"{h['accuracy']:.3f}"]
+            cells += [f"{h['macro_f1']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _score(m: dict, key: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +54,60 @@ def metrics(
     }
 
 
+# Selective labelling: the shares of turns, most confident first, that the model
+# card scores (`stance label --min-confidence`).
+COVERAGES = (1.0, 0.8, 0.5)
+
+
+def coverage_scores(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    confidence: Sequence[float],
+    classes: Sequence[str],
+    sides: Sequence[str],
+    coverages: Sequence[float] = COVERAGES,
+) -> list[dict]:
+    """Accuracy and macro-F1 on the most confident share of the turns.
+
+    For each coverage: `n` turns kept (most confident first, ties in input
+    order), `min_confidence` the confidence of the least sure turn kept (the
+    `--min-confidence` that keeps about that share), `accuracy` and `macro_f1`
+    on the kept turns.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    conf = np.asarray(confidence, dtype=float)
+    order = np.argsort(-conf, kind="stable")
+    out = []
+    for c in coverages:
+        kept = order[: max(1, int(round(c * len(order))))]
+        m = metrics(y_true[kept], y_pred[kept], classes, sides)
+        out.append(
+            {
+                "coverage": c,
+                "n": len(kept),
+                "min_confidence": float(conf[kept[-1]]),
+                "accuracy": m["accuracy"],
+                "macro_f1": m["macro_f1"],
+            }
+        )
+    return out
+
+
+def mean_coverage(runs: list[list[dict]]) -> list[dict]:
+    """`coverage_scores` of several splits of the same rows, averaged."""
+    return [
+        {
+            "coverage": rows[0]["coverage"],
+            "n": rows[0]["n"],
+            **{
+                k: float(np.mean([r[k] for r in rows]))
+                for k in ("min_confidence", "accuracy", "macro_f1")
+            },
+        }
+        for rows in zip(*runs, strict=True)
+    ]
+
+
 def grouped_folds(groups: Sequence[str], n_folds: int = N_FOLDS, seed: int = 0):
     """(train, test) index pairs; no conversation is on both sides of a split."""
     from sklearn.model_selection import GroupKFold
@@ -67,8 +122,14 @@ def grouped_folds(groups: Sequence[str], n_folds: int = N_FOLDS, seed: int = 0):
 
 
 # A method is fitted on training indices and returns a predictor, which maps test
-# indices to predicted labels; fitting and predicting are timed apart.
-Predictor = Callable[[np.ndarray], np.ndarray]
+# indices to predicted labels, or to `Scored` labels when it can say how sure it
+# is; fitting and predicting are timed apart.
+class Scored(NamedTuple):
+    labels: np.ndarray
+    confidence: np.ndarray
+
+
+Predictor = Callable[[np.ndarray], "np.ndarray | Scored"]
 Method = Callable[[np.ndarray], Predictor]
 
 
@@ -89,6 +150,8 @@ def cross_validate(
     (seeds `seed`, `seed + 1`, ...); scores are the mean over repeats, with their
     standard deviation in `macro_f1_sd` / `f_avg_sd`, and the confusion matrix is
     the sum. `oof_pred` are the out-of-fold predictions of the first split.
+    A method whose predictor returns `Scored` also gets `coverage`
+    (`coverage_scores` averaged over the splits).
 
     Each method's entry also has `fit_s` (mean seconds to fit on one training
     fold) and `predict_ms_per_turn` (prediction time on the test folds, given the
@@ -103,21 +166,31 @@ def cross_validate(
     )
     out = {}
     for name, method in methods.items():
-        runs, first = [], None
+        runs, first, coverage = [], None, []
         fit_s = predict_s = 0.0
         for folds in splits:
             pred = np.empty(len(y), dtype=object)
+            conf = np.full(len(y), np.nan)
             for train, test in folds:
                 t0 = time.perf_counter()
                 predict = method(train)
                 t1 = time.perf_counter()
-                pred[test] = predict(test)
+                got = predict(test)
+                if isinstance(got, Scored):
+                    got, conf[test] = got
+                pred[test] = got
                 fit_s += t1 - t0
                 predict_s += time.perf_counter() - t1
                 task.advance()
             runs.append(metrics(y, pred.astype(str), classes, sides))
             first = pred.astype(str).tolist() if first is None else first
+            if not np.isnan(conf).any():
+                coverage.append(
+                    coverage_scores(y, pred.astype(str), conf, classes, sides)
+                )
         out[name] = mean_metrics(runs)
+        if coverage:
+            out[name]["coverage"] = mean_coverage(coverage)
         out[name]["fit_s"] = round(fit_s / sum(len(f) for f in splits), 3)
         out[name]["predict_ms_per_turn"] = round(
             1000 * predict_s / (len(y) * len(splits)), 4

@@ -8,6 +8,8 @@ class), `model` and `skipped`. A turn in a language the model does not read
 (`meta.lang`, see `lang.py`) is not scored: its row has `stance`, `confidence`
 and `scores` null and `skipped` says why (`"language: ru"`); on every other row
 `skipped` is null. `languages=None` (`--any-language`) scores every turn.
+With `--min-confidence X` a scored turn under X gets the stance `uncertain`
+(`abstain`); the model card gives accuracy and macro-F1 at 50/80/100% coverage.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from stance.core.progress import NO_PROGRESS, Progress
+from stance.core.schema import UNCERTAIN
 from stance.core.thread import Turn
 from stance.ingest.lang import ENCODER_LANGUAGES, skip_reason
 from stance.model.find import model_name
@@ -40,6 +43,21 @@ def rows_from_proba(
         row["scores"] = {c: round(float(v), 4) for c, v in zip(classes, p, strict=True)}
         row["model"] = name
         row["skipped"] = None
+        yield row
+
+
+def abstain(rows: Iterable[dict], min_confidence: float | None) -> Iterator[dict]:
+    """Rows with `stance` set to `uncertain` where `confidence` < `min_confidence`:
+    the model abstains. `confidence` and `scores` stay, so its guess can still be
+    read. Skipped rows (no stance) pass unchanged; `None` changes nothing.
+    """
+    for row in rows:
+        if (
+            min_confidence is not None
+            and row.get("stance") is not None
+            and row["confidence"] < min_confidence
+        ):
+            row = {**row, "stance": UNCERTAIN}
         yield row
 
 

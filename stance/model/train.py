@@ -16,7 +16,9 @@ from stance.labelling.labels import label_groups, load_labels
 from stance.model.classify import StanceClassifier
 from stance.model.evaluate import (
     C_GRID,
+    Scored,
     choose_C,
+    coverage_scores,
     cross_validate,
     grouped_folds,
     majority_method,
@@ -86,9 +88,12 @@ def default_method(texts, X, y, groups, sides, embedder):
         m = fit_default(
             texts[train], X[train], y[train], groups[train], sides, embedder
         )
-        return lambda test: m.classes_[
-            m.proba_from(list(texts[test]), X[test]).argmax(axis=1)
-        ]
+
+        def predict(test):
+            proba = m.proba_from(list(texts[test]), X[test])
+            return Scored(m.classes_[proba.argmax(axis=1)], proba.max(axis=1))
+
+        return predict
 
     return fit
 
@@ -370,6 +375,9 @@ def score_heldout(model, labels, held, files, schema, progress=NO_PROGRESS) -> d
     task = progress.task("held-out labels", total=len(texts))
     proba = predict_proba_chunked(model, texts, task)
     preds = {METHOD: model.classes_[proba.argmax(axis=1)]}
+    out["coverage"] = coverage_scores(
+        y_test, [str(p) for p in preds[METHOD]], proba.max(axis=1), names, schema.sides
+    )
     all_texts = np.array([lab.text for lab in labels], dtype=object)
     y_all = np.array([lab.stance for lab in labels])
     everything = np.arange(len(labels))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.core.progress import NO_PROGRESS, Progress
-from stance.core.schema import Schema
+from stance.core.schema import UNCERTAIN, Schema
 from stance.core.thread import Turn
 from stance.ingest.chains import build_chains, describe_chain
 from stance.ingest.lang import ENCODER_LANGUAGES
@@ -36,9 +36,17 @@ def _page(row: dict) -> str:
     return Path(src).name or row["conversation_id"]
 
 
-def distribution(rows: Sequence[dict], names: Sequence[str], key) -> list[dict]:
+def distribution(
+    rows: Sequence[dict],
+    names: Sequence[str],
+    key,
+    uncertain_below: float = UNCERTAIN_BELOW,
+) -> list[dict]:
     """Stance counts per group; shares are of the group's labelled turns, and
-    `skipped` counts its turns left without a stance (their language)."""
+    `skipped` counts its turns left without a stance (their language).
+
+    `uncertain` counts the turns under `uncertain_below` confidence, and those
+    `--min-confidence` marked `uncertain` (counted for no label)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(key(r), []).append(r)
@@ -52,7 +60,10 @@ def distribution(rows: Sequence[dict], names: Sequence[str], key) -> list[dict]:
                 "n": len(rs),
                 "counts": {n: c.get(n, 0) for n in names},
                 "shares": {n: c.get(n, 0) / max(len(scored), 1) for n in names},
-                "uncertain": sum(r["confidence"] < UNCERTAIN_BELOW for r in scored),
+                "uncertain": sum(
+                    r["stance"] == UNCERTAIN or r["confidence"] < uncertain_below
+                    for r in scored
+                ),
                 "skipped": len(rs) - len(scored),
             }
         )
@@ -91,13 +102,16 @@ def agreement(rows: Sequence[dict], human: dict, names: Sequence[str]) -> dict |
     pairs_by_page: dict[str, list] = {}
     by_status: dict[str, list] = {}
     files_by_page: dict[str, set] = {}
-    unscored = 0
+    unscored = abstained = 0
     for r in rows:
         if r["id"] not in human:
             continue
         stance, file, status = human[r["id"]]
         if r.get("skipped"):
             unscored += 1
+            continue
+        if r["stance"] == UNCERTAIN:
+            abstained += 1
             continue
         pair = (stance, r["stance"])
         pairs_by_page.setdefault(_page(r), []).append(pair)
@@ -120,6 +134,7 @@ def agreement(rows: Sequence[dict], human: dict, names: Sequence[str]) -> dict |
             for page, pairs in sorted(pairs_by_page.items())
         ],
         "unscored": unscored,
+        "abstained": abstained,
     }
 
 
@@ -197,9 +212,11 @@ def build_report(
     model_name: str,
     labelled: Sequence[str] = (),
     human: dict | None = None,
+    uncertain_below: float = UNCERTAIN_BELOW,
 ) -> dict:
     """The report's data. `labelled`: texts labelled already, never suggested;
-    `human`: the human labels of these turns (`human_labels`)."""
+    `human`: the human labels of these turns (`human_labels`); `uncertain_below`:
+    the confidence under which a turn counts as uncertain."""
     names = list(schema.names)
     by_id = {r["id"]: r for r in rows}
     chain_set = build_chains(turns)
@@ -219,14 +236,16 @@ def build_report(
         "schema": schema,
         "model": model_name,
         "n": len(rows),
-        "overall": distribution(rows, names, lambda r: "all turns")[0]
+        "uncertain_below": uncertain_below,
+        "abstained": sum(r.get("stance") == UNCERTAIN for r in rows),
+        "overall": distribution(rows, names, lambda r: "all turns", uncertain_below)[0]
         if rows
         else None,
-        "per_page": distribution(rows, names, _page),
+        "per_page": distribution(rows, names, _page, uncertain_below),
         "per_speaker": [
             d
             for d in distribution(
-                rows, names, lambda r: r.get("speaker") or "(unknown)"
+                rows, names, lambda r: r.get("speaker") or "(unknown)", uncertain_below
             )
             if d["group"] != "(unknown)"
         ],
@@ -249,16 +268,23 @@ def report_paths(
     thread_aware: bool = False,
     languages: Sequence[str] | None = ENCODER_LANGUAGES,
     progress: Progress = NO_PROGRESS,
+    min_confidence: float | None = None,
 ) -> dict:
     """Parse, embed once, label from those embeddings, and build the report data.
 
     Turns in a language the model does not read (`languages`; None: any) are
-    not embedded or labelled; the report counts them.
+    not embedded or labelled; the report counts them. With `min_confidence`, a
+    turn under it is `uncertain` (`predict.abstain`) and counted for no side.
     """
     from stance.ingest.parse import parse_paths
     from stance.labelling.suggest import labelled_texts, project_label_files
     from stance.model.find import model_name
-    from stance.model.predict import features_chunked, merge_rows, split_readable
+    from stance.model.predict import (
+        abstain,
+        features_chunked,
+        merge_rows,
+        split_readable,
+    )
 
     turns = list(parse_paths(paths).turns)
     keep, skipped = split_readable(turns, languages)
@@ -273,10 +299,13 @@ def report_paths(
 
         proba = thread_adjust(readable, proba, model.classes_, schema.sides)
         suffix = "+thread"
-    rows = list(merge_rows(turns, keep, proba, skipped, model, suffix))
+    rows = list(
+        abstain(merge_rows(turns, keep, proba, skipped, model, suffix), min_confidence)
+    )
     vectors = np.zeros((len(turns), X.shape[1] if len(X) else 1), dtype=np.float32)
     vectors[keep] = X
     labelled = labelled_texts(project_label_files(schema), schema.names)
     name = model_name(model) + suffix
     human = human_labels(turns, schema, model)
-    return build_report(turns, rows, schema, vectors, name, labelled, human)
+    below = UNCERTAIN_BELOW if min_confidence is None else min_confidence
+    return build_report(turns, rows, schema, vectors, name, labelled, human, below)

@@ -44,6 +44,8 @@ def _agreement_text(a: dict) -> str:
     )
     if a["unscored"]:
         text += f" {a['unscored']} labelled turns have no stance (their language)."
+    if a.get("abstained"):
+        text += f" {a['abstained']} labelled turns are marked uncertain."
     return text
 
 
@@ -99,7 +101,7 @@ def _render(kind: str, rep: dict) -> str:
             if rep.get("agreement")
             else "",
             skipped_text=_skipped_text(rep["skipped"]) if rep.get("skipped") else "",
-            uncertain_below=UNCERTAIN_BELOW,
+            uncertain_below=rep.get("uncertain_below", UNCERTAIN_BELOW),
             no_stance=NO_STANCE,
             nothing_to_label=NOTHING_TO_LABEL,
         )

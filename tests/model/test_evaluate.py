@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from stance.model.evaluate import (
+    Scored,
+    coverage_scores,
     cross_validate,
     grouped_folds,
     majority_method,
@@ -134,3 +136,45 @@ def test_mean_of_one_run_is_that_run():
         "macro_f1_sd": 0.0,
         "f_avg_sd": 0.0,
     }
+
+
+def test_coverage_keeps_the_most_confident_turns_and_scores_them():
+    y_true = ["favor", "against", "none", "none", "favor", "against"]
+    y_pred = ["favor", "against", "none", "favor", "none", "none"]
+    confidence = [0.9, 0.8, 0.7, 0.6, 0.4, 0.3]
+    full, most, half = coverage_scores(y_true, y_pred, confidence, CLASSES, SIDES)
+    assert (full["n"], most["n"], half["n"]) == (6, 5, 3)
+    assert full["accuracy"] == pytest.approx(3 / 6) and full["min_confidence"] == 0.3
+    assert most["accuracy"] == pytest.approx(3 / 5) and most["min_confidence"] == 0.4
+    # the three surest turns are all right: what --min-confidence 0.7 would keep
+    assert half == {
+        "coverage": 0.5,
+        "n": 3,
+        "min_confidence": 0.7,
+        "accuracy": 1.0,
+        "macro_f1": 1.0,
+    }
+
+
+def test_a_method_that_says_how_sure_it_is_gets_coverage_scores():
+    def fit(train):
+        def predict(test):
+            # right where sure, wrong (always "none") where unsure
+            sure = np.arange(len(Y))[test] % 2 == 0
+            labels = np.where(sure, Y[test], "none")
+            return Scored(labels, np.where(sure, 0.9, 0.4))
+
+        return predict
+
+    cv = cross_validate(
+        {"hedger": fit, "plain": lambda tr: lambda te: Y[te]},
+        Y,
+        GROUPS,
+        CLASSES,
+        SIDES,
+        repeats=2,
+    )
+    assert "coverage" not in cv["plain"]
+    full, _, half = cv["hedger"]["coverage"]
+    assert full["accuracy"] == pytest.approx(cv["hedger"]["accuracy"])
+    assert half["accuracy"] == 1.0 and half["min_confidence"] == 0.9

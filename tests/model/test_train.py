@@ -34,13 +34,13 @@ def test_the_lexical_weight_comes_from_the_grid_and_the_training_rows_only(
     test = np.flatnonzero(groups == "g0")
     train = np.flatnonzero(groups != "g0")
     predict = train_mod.default_method(texts, X, y, groups, sides, FakeEmbedder())
-    before = list(predict(train)(test))
+    before = list(predict(train)(test).labels)
     assert seen == [(list(texts[train]), list(groups[train]))]  # no test row
     # other labels on the test rows: the same weight, C and predictions
     flipped = y.copy()
     flipped[test] = np.roll(flipped[test], 1)
     again = train_mod.default_method(texts, X, flipped, groups, sides, FakeEmbedder())
-    assert list(again(train)(test)) == before
+    assert list(again(train)(test).labels) == before
     assert len(seen) == 2 and seen[0] == seen[1]
 
 
