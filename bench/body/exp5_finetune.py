@@ -44,7 +44,7 @@ NAMES = ["favor", "against", "none"]  # index order of OURS
 
 
 def heldout_labels(schema):
-    from stance.labels import read_labels
+    from stance.labelling.labels import read_labels
 
     held = read_labels(ROOT / "labels" / "heldout" / "heldout.csv", schema.names)
     return [lab.text for lab in held], [lab.stance for lab in held]
@@ -64,7 +64,7 @@ def fit(texts, yi, target, a):
 
 
 def scores(y_true, proba, schema):
-    from stance.evaluate import metrics
+    from stance.model.evaluate import metrics
 
     pred = [NAMES[k] for k in proba.argmax(1)]
     return metrics(y_true, pred, list(schema.names), schema.sides)
@@ -97,7 +97,7 @@ def run_heldout(a):
 
 
 def run_folds(a):
-    from stance.evaluate import grouped_folds
+    from stance.model.evaluate import grouped_folds
 
     schema, _labels, texts, y, groups = load()
     yi = np.array([OURS[v] for v in y])
@@ -123,8 +123,8 @@ def run_compare(a):
     (`cross_validate`'s first split is `grouped_folds(groups, 5, seed=0)`)."""
     from common import frozen_X
 
-    from stance.evaluate import cross_validate, tfidf_method
-    from stance.train import default_method
+    from stance.model.evaluate import cross_validate, tfidf_method
+    from stance.model.train import default_method
 
     schema, _labels, texts, y, groups = load()
     st = json.load(open(EXP / "results" / f"exp5_folds_{a.tag}.json"))

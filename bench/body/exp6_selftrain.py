@@ -34,7 +34,7 @@ from common import EXP, REPEATS, load  # noqa: E402
 
 
 def features(texts):
-    from stance.classify import StanceClassifier
+    from stance.model.classify import StanceClassifier
 
     return StanceClassifier(backend="onnx").features(list(texts)).astype(np.float64)
 
@@ -42,8 +42,8 @@ def features(texts):
 def main(a):
     from threadpoolctl import threadpool_limits
 
-    from stance.evaluate import grouped_folds, mean_metrics, metrics
-    from stance.train import fit_default
+    from stance.model.evaluate import grouped_folds, mean_metrics, metrics
+    from stance.model.train import fit_default
 
     schema, _labels, texts, y, groups = load()
     t0 = time.time()
