@@ -161,6 +161,21 @@ def test_train_scores_the_heldout_set_and_never_trains_on_it(tmp_path):
     assert f"Accuracy: embedding+tfidf {m['accuracy']:.3f}" in card
     assert f"| embedding+tfidf | {m['macro_f1']:.3f} | {m['f_avg']:.3f} |" in card
     assert "40 labelled turns" in card and "1 held-out texts that are also" in card
+    # selective labelling: the most confident 100/80/50% of the held-out turns
+    cov = held["coverage"]
+    assert [c["coverage"] for c in cov] == [1.0, 0.8, 0.5]
+    assert [c["n"] for c in cov] == [40, 32, 20]
+    assert cov[0]["accuracy"] == pytest.approx(m["accuracy"])
+    assert (
+        cov[0]["min_confidence"] <= cov[1]["min_confidence"] <= cov[2]["min_confidence"]
+    )
+    assert "## Selective labelling" in card
+    for c, k in zip(cov, got["cv"]["embedding+tfidf"]["coverage"], strict=True):
+        assert (
+            f"| {c['coverage']:.0%} | {k['min_confidence']:.2f} | {k['accuracy']:.3f} "
+            f"| {k['macro_f1']:.3f} | {c['min_confidence']:.2f} | {c['accuracy']:.3f} "
+            f"| {c['macro_f1']:.3f} |"
+        ) in card
 
     # asked to: the held-out labels are trained on, and no held-out score is given
     res = run_cli("train", "--repeats", 1, "--json", "--include-heldout", cwd=root)
