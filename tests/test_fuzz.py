@@ -32,10 +32,9 @@ from stance.core.schema import read_schema
 from stance.core.thread import Turn
 from stance.ingest.chains import build_chains
 from stance.ingest.page import parse_page_text
-from stance.ingest.parse import page_from_bytes
+from stance.ingest.parse import iter_structured, page_from_bytes
 from stance.ingest.rules import NUMBERED
 from stance.labelling.labels import LabelFile, read_labels
-from stance.model import predict
 
 NAMES = read_schema(ROOT / "labels" / "schema.toml").names
 # 300 examples a test keep the whole file near 30 s on 2 cores; raise
@@ -344,7 +343,7 @@ def streamed(data: bytes, name: str):
     path = TMP / name
     path.write_bytes(data)
     try:
-        return list(predict.iter_structured(path))
+        return list(iter_structured(path))
     except InputError:
         return None
 
