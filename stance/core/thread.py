@@ -80,7 +80,7 @@ class Turn:
     speaker: str | None
     conversation_id: str
     reply_to: str | None
-    timestamp: str | None
+    timestamp: int | float | str | None  # Unix seconds from pages; JSON keeps its type
     text: str
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -103,15 +103,27 @@ class Turn:
             raise ValueError("missing 'id'")
         speaker = data.get("speaker", data.get("user"))
         conv = data.get("conversation_id", data.get("root"))
+        reply = data.get("reply_to")
+        if reply is None:
+            reply = data.get("reply-to")  # ConvoKit's own spelling
         return cls(
             id=str(data["id"]),
             speaker=None if speaker is None else str(speaker),
             conversation_id=str(conv if conv is not None else data["id"]),
-            reply_to=None if data.get("reply_to") is None else str(data["reply_to"]),
-            timestamp=None if data.get("timestamp") is None else str(data["timestamp"]),
+            reply_to=None if reply is None else str(reply),
+            timestamp=_timestamp(data.get("timestamp")),
             text=text,
             meta=meta,
         )
+
+
+def _timestamp(value: Any) -> int | float | str | None:
+    """A JSON timestamp keeps its type: numbers stay numbers (not bools)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return str(value)
 
 
 def turn_to_json(turn: Turn, extra: dict[str, Any] | None = None) -> str:
@@ -148,3 +160,37 @@ def iter_jsonl_turns(
             yield lineno, Turn.from_dict(record)
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(path, f"not a turn: {exc}", line=lineno) from None
+
+
+def check_integrity(turns: Iterable[Turn]) -> list[str]:
+    """Return the problems that make `turns` an invalid set of threads.
+
+    Ids are unique; `reply_to` points to a turn of the same conversation;
+    reply links form no cycle.
+    """
+    problems: list[str] = []
+    by_id: dict[str, Turn] = {}
+    for turn in turns:
+        if turn.id in by_id:
+            problems.append(f"duplicate id {turn.id!r}")
+        by_id[turn.id] = turn
+    for turn in by_id.values():
+        if turn.reply_to is None:
+            continue
+        parent = by_id.get(turn.reply_to)
+        if parent is None:
+            problems.append(f"{turn.id!r} replies to missing turn {turn.reply_to!r}")
+        elif parent.conversation_id != turn.conversation_id:
+            problems.append(
+                f"{turn.id!r} replies to {turn.reply_to!r} in another conversation"
+            )
+    for start in by_id:
+        seen = set()
+        node: str | None = start
+        while node is not None and node in by_id:
+            if node in seen:
+                problems.append(f"reply cycle through {start!r}")
+                break
+            seen.add(node)
+            node = by_id[node].reply_to
+    return problems

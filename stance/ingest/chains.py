@@ -5,9 +5,17 @@ parent is missing, a turn replies to itself, or links form a cycle. Flat pages
 (no reply links) get inferred links, each with the evidence it rests on, tried
 in this order:
 
-1. `quote`: the turn quotes an earlier turn of the page (meta.quotes source);
-2. `@mention`: the turn names an earlier speaker as "@name" or "name wrote";
-3. `thread order`: otherwise the turn follows the turn before it.
+1. `quote`: the turn quotes an earlier turn of the page (meta.quotes source),
+   or a quote block names an earlier speaker (`X wrote:` → meta.quotes by);
+2. `@mention`: the turn names an earlier speaker as "@name";
+3. `said`: the turn names an earlier speaker as "name said" / "name wrote";
+4. `number`: the turn cites an earlier numbered comment ("#12", "comment 12");
+5. `thread order`: otherwise the turn follows the turn before it (`quoted by
+   ID` for a mail page's quoted message, which the turn before it answers).
+
+Links always point to an earlier turn, so a page's turns form one tree rooted
+at its first turn. `replies.link_replies` writes these links into `reply_to`
+(evidence in `meta.reply_evidence`), and `build_chains` keeps that evidence.
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ from dataclasses import dataclass, field
 from stance.core.thread import Turn
 
 MENTION = re.compile(r"@([\w.-]{2,40})")
+SAID = re.compile(r"([\w.-]{2,40}) (?:said|says|wrote|writes)\b", re.IGNORECASE)
+NUMBER_REF = re.compile(
+    r"(?:(?<![\w&])#|\b(?:comment|post|reply) #?)(\d{1,5})\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -48,30 +60,55 @@ def infer_links(turns: Sequence[Turn]) -> dict[str, Link]:
     links: dict[str, Link] = {}
     position = {t.id: i for i, t in enumerate(turns)}
     last_by_speaker: dict[str, str] = {}
+    by_number: dict[int, str] = {}
     for i, t in enumerate(turns):
-        if i == 0:
-            if t.speaker:
-                last_by_speaker[t.speaker.lower()] = t.id
-            continue
-        link = None
-        for q in t.meta.get("quotes", []):
-            src = q.get("source")
-            if src in position and position[src] < i:  # only earlier turns: no cycles
-                link = Link(t.id, src, f"quote of {src}")
-                break
-        if link is None:
-            for name in MENTION.findall(t.text):
-                target = last_by_speaker.get(name.lower())
-                if target and target != t.id:
-                    link = Link(t.id, target, f"@{name}")
-                    break
-        if link is None and turns[i - 1].id != t.id:
-            link = Link(t.id, turns[i - 1].id, "thread order")
-        if link is not None:
-            links[t.id] = link
+        if i > 0:
+            link = _evidence_link(t, i, position, last_by_speaker, by_number)
+            if link is None and turns[i - 1].id != t.id:
+                # A mail page shows the reply above the message it answers: the
+                # link follows the page, and says that it runs the other way.
+                prev = turns[i - 1].id
+                quoted = t.meta.get("quoted_message")
+                link = Link(
+                    t.id, prev, f"quoted by {prev}" if quoted else "thread order"
+                )
+            if link is not None:
+                links[t.id] = link
         if t.speaker:
             last_by_speaker[t.speaker.lower()] = t.id
+        number = t.meta.get("number")
+        if isinstance(number, int):
+            by_number.setdefault(number, t.id)
     return links
+
+
+def _evidence_link(t, i, position, last_by_speaker, by_number) -> Link | None:
+    """The first link the turn itself gives evidence for (rules 1-4), if any."""
+    quotes = [q for q in t.meta.get("quotes", []) if isinstance(q, dict)]
+    for q in quotes:
+        src = q.get("source")
+        if src in position and position[src] < i:  # only earlier turns: no cycles
+            return Link(t.id, src, f"quote of {src}")
+    for q in quotes:
+        by = q.get("by")
+        target = (
+            last_by_speaker.get(by.strip().lower()) if isinstance(by, str) else None
+        )
+        if target and target != t.id:
+            return Link(t.id, target, f"quote by {by.strip()}")
+    for name in MENTION.findall(t.text):
+        target = last_by_speaker.get(name.lower())
+        if target and target != t.id:
+            return Link(t.id, target, f"@{name}")
+    for m in SAID.finditer(t.text):
+        target = last_by_speaker.get(m.group(1).lower())
+        if target and target != t.id:
+            return Link(t.id, target, m.group(0))
+    for m in NUMBER_REF.finditer(t.text):
+        target = by_number.get(int(m.group(1)))
+        if target and target != t.id and position[target] < i:
+            return Link(t.id, target, f"#{m.group(1)}")
+    return None
 
 
 def build_chains(turns: Sequence[Turn]) -> ChainSet:
@@ -98,7 +135,10 @@ def build_chains(turns: Sequence[Turn]) -> ChainSet:
                     parent[t.id] = None
                 else:
                     parent[t.id] = p
-                    links[t.id] = Link(t.id, p, "reply_to")
+                    evidence = t.meta.get("reply_evidence")
+                    if not isinstance(evidence, str) or not evidence:
+                        evidence = "reply_to"
+                    links[t.id] = Link(t.id, p, evidence)
             _break_cycles(conv_turns, parent, links, warnings)
         else:
             inferred = infer_links(conv_turns)

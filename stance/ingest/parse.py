@@ -27,6 +27,8 @@ from stance.ingest.readers import (
     parse_jsonl_lines,
     parse_jsonl_text,
 )
+from stance.ingest.replies import link_replies
+from stance.ingest.timestamps import date_turns
 
 STRUCTURED_SUFFIXES = {".jsonl", ".csv", ".parquet"}
 
@@ -166,6 +168,7 @@ def page_from_bytes(data: bytes, path: str | Path) -> Page:
     turns, dropped = parse_page_text(text, name, _conversation_id(path))
     if not turns:
         raise InputError(path, "no text turns found (every line was site chrome)")
+    turns = date_turns(turns, dropped)
     return Page(name, encoding, False, tuple(turns), tuple(dropped))
 
 
@@ -202,6 +205,7 @@ def parse_paths(
     merged = 0
     if dedupe:
         raw, merged = dedupe_turns(raw)
+    raw = link_replies(raw)
     dropped = tuple(d for p in pages for d in p.dropped)
     return ParseResult(
         turns=tuple(with_language(t) for t in (*raw, *structured)),

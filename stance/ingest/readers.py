@@ -76,7 +76,7 @@ def iter_csv_turns(
                 speaker=row.get("speaker") or None,
                 conversation_id=row.get("conversation_id") or stem,
                 reply_to=row.get("reply_to") or None,
-                timestamp=row.get("timestamp") or None,
+                timestamp=csv_timestamp(row.get("timestamp")),
                 text=body,
                 meta=meta,
             )
@@ -213,3 +213,18 @@ def parse_jsonl_text(text: str, path: str) -> list[Turn]:
     if not turns:
         raise InputError(path, "no utterances in file")
     return turns
+
+
+def csv_timestamp(value: str | None) -> int | float | str | None:
+    """A CSV timestamp: a number when it is one (Unix seconds), else the text."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if number == number and abs(number) != float("inf") else value
