@@ -28,6 +28,44 @@ from stance.cli.app import (
     app,
 )
 
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="jsonl, or convokit: a corpus directory (-o DIR) that "
+        "convokit.Corpus(filename=DIR) loads",
+    ),
+]
+
+
+def _check_format(fmt: str, output: Path, suffixes, what: str) -> bool:
+    """Whether the output is a ConvoKit corpus directory; bad combinations fail early."""
+    from stance.core.errors import StanceError
+    from stance.core.files import check_output_path
+
+    if fmt not in ("jsonl", "convokit"):
+        raise StanceError(f"unknown --format '{fmt}' (expected jsonl or convokit)")
+    if fmt == "jsonl":
+        check_output_path(output, suffixes=suffixes, what=what)
+        return False
+    if str(output) == "-":
+        raise StanceError("--format convokit needs -o DIR (the corpus directory)")
+    check_output_path(output, directory=True)
+    return True
+
+
+def _print_corpus(summary: dict, output: Path) -> None:
+    err = _console()
+    err.print(
+        f"ConvoKit corpus: {summary['utterances']} utterances, {summary['speakers']} "
+        f"speakers, {summary['conversations']} conversations -> {output}",
+        markup=False,
+    )
+    for problem in summary["problems"][:20]:
+        err.print(f"warning: not a valid reply tree: {problem}", markup=False)
+    if len(summary["problems"]) > 20:
+        err.print(f"warning: ... {len(summary['problems']) - 20} more", markup=False)
+
 
 @app.command("parse")
 def parse_cli(
@@ -37,7 +75,10 @@ def parse_cli(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write turns here (.jsonl; - or none: stdout)"
+            "--output",
+            "-o",
+            help="Write turns here (.jsonl; - or none: stdout; the corpus "
+            "directory with --format convokit)",
         ),
     ] = None,
     explain: Annotated[
@@ -46,20 +87,26 @@ def parse_cli(
     no_dedup: Annotated[
         bool, typer.Option("--no-dedup", help="Keep duplicate turns")
     ] = False,
+    fmt: FormatOpt = "jsonl",
 ) -> None:
     """Split pages into deduplicated turns.
 
     Example: stance parse seeds/*.txt -o turns.jsonl
+    (or --format convokit -o corpus/ for a ConvoKit corpus directory)
     """
-    from stance.core.files import check_output_path
     from stance.core.writers import TURN_FORMATS, write_turns
     from stance.ingest.parse import parse_paths
 
     output = output or Path("-")
-    check_output_path(output, suffixes=TURN_FORMATS, what="stance parse")
+    corpus = _check_format(fmt, output, TURN_FORMATS, "stance parse")
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     result = parse_paths(paths, dedupe=not no_dedup)
-    write_turns(output, result.turns)
+    if corpus:
+        from stance.ingest.convokit import write_corpus
+
+        _print_corpus(write_corpus(output, result.turns), output)
+    else:
+        write_turns(output, result.turns)
     err = _console()
     if explain:
         for page in result.pages:
@@ -175,7 +222,8 @@ def label_cli(
         typer.Option(
             "--output",
             "-o",
-            help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout)",
+            help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout; "
+            "the corpus directory with --format convokit)",
         ),
     ] = None,
     schema: SchemaOpt = None,
@@ -183,13 +231,14 @@ def label_cli(
     min_confidence: MinConfidenceOpt = None,
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
+    fmt: FormatOpt = "jsonl",
 ) -> None:
     """Label every turn with a stance, a confidence and a score per class.
 
     Turns in a language the model does not read get `stance` null and
     `skipped` (`language: ru`). Example: stance label seeds/*.txt -o labelled.jsonl
+    (or --format convokit -o corpus/: the labels go in each utterance's meta)
     """
-    from stance.core.files import check_output_path
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema
     from stance.core.writers import ROW_FORMATS, write_rows
@@ -197,7 +246,7 @@ def label_cli(
     from stance.model.predict import abstain, predict_rows, thread_aware_rows
 
     output = output or Path("-")
-    check_output_path(output, suffixes=ROW_FORMATS, what="stance label")
+    corpus = _check_format(fmt, output, ROW_FORMATS, "stance label")
     sch = find_schema(schema)
     mdl = _load_model(model, sch, trust_unsigned)
     paths, bad = _inputs(paths, no_recursive, skip_bad)
@@ -227,7 +276,14 @@ def label_cli(
             )
         )
         rows = abstain(rows, min_confidence)
-        n = write_rows(output, counted(rows), classes=list(mdl.classes_))
+        if corpus:
+            from stance.ingest.convokit import write_corpus
+
+            summary = write_corpus(output, counted(rows))
+            n = summary["utterances"]
+            _print_corpus(summary, output)
+        else:
+            n = write_rows(output, counted(rows), classes=list(mdl.classes_))
     _console().print(
         f"{n} turns, {n - sum(skipped.values())} labelled: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

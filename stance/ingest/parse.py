@@ -83,8 +83,9 @@ def expand_paths(paths: Iterable[str | Path], recursive: bool = True) -> list[Pa
 
 
 def _folder_files(folder: Path, recursive: bool) -> list[Path]:
-    if (folder / "utterances.jsonl").is_file():
-        return [folder / "utterances.jsonl"]
+    for name in ("utterances.jsonl", "utterances.json"):  # a ConvoKit corpus
+        if (folder / name).is_file():
+            return [folder / name]
     files: list[Path] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -147,6 +148,10 @@ def select_inputs(
 
 def read_page(path: str | Path) -> Page:
     """Read one input file of any supported kind into a Page."""
+    from stance.ingest.convokit import corpus_dir, read_corpus
+
+    if corpus_dir(path) is not None:
+        return Page(str(path), "utf-8", True, tuple(read_corpus(path)))
     return page_from_bytes(read_bytes(path), path)
 
 
@@ -260,8 +265,13 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
     whole, as `stance parse` would.
     """
     from stance.core.inputfiles import read_text, sniff_encoding
+    from stance.ingest.convokit import corpus_dir, iter_corpus
     from stance.ingest.lang import with_language
 
+    if corpus_dir(path) is not None:
+        for turn in iter_corpus(path, seen_ids):
+            yield with_language(turn)
+        return
     if path.suffix.lower() == ".parquet":
         from stance.ingest.readers import iter_parquet_turns
 
