@@ -156,7 +156,12 @@ app.add_typer(labels_app, name="labels")
 
 @labels_app.command("import")
 def labels_import_cli(
-    file: Annotated[Path, typer.Argument(help="Label Studio JSON or Prodigy JSONL")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Label Studio export (JSON, JSON_MIN or CSV) or Prodigy JSONL"
+        ),
+    ],
     to: Annotated[Path, typer.Option("--to", help="Label file to add the labels to")],
     fmt: Annotated[
         str | None,

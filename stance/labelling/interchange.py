@@ -8,6 +8,14 @@ Import (`stance labels import FILE --to labels/NAME.csv`):
   ignored). A task without a choice is left out; annotations of one task that
   disagree are an error. `data.id`, `data.conversation_id`, `data.source` and
   `data.note` are kept when present (our export writes them).
+- Label Studio `JSON_MIN` export (`.json`, a list of flat records) and `CSV`
+  export (`.csv`): one record per annotation, the task's data fields at the top
+  (`text`, and our `conversation_id`, `source`, `note`), the choice under the
+  Choices tag's name (`stance` in our config; another single choice column is
+  taken when there is no `stance`), `annotator`. A record without a choice
+  (a skipped task) is left out; one with several choices is an error. Their
+  `id` is Label Studio's task id, not our turn id, so it is not kept (labels
+  join turns by text).
 - Prodigy JSONL (`.jsonl`): one record a line with `text`, the label in `label`
   (binary textcat) or `accept` (choice interface, exactly one option), and
   `answer`: only `accept` answers become labels; `reject` and `ignore` are
@@ -48,7 +56,7 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return "prodigy"
-    if suffix == ".json":
+    if suffix in (".json", ".csv"):
         return "label-studio"
     raise InputError(
         path,
@@ -68,10 +76,13 @@ def _annotator(ann: dict) -> str:
 
 
 def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
-    """Label rows from a Label Studio JSON export, and the number of tasks left out."""
+    """Label rows from a Label Studio export (JSON, JSON_MIN or CSV), and how many
+    tasks were left out without a label."""
     from stance.core.inputfiles import read_text
 
     text, _ = read_text(path)
+    if path.suffix.lower() == ".csv":
+        return _read_min(path, _csv_records(path, text), allowed, "row", 2)
     try:
         tasks = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -82,6 +93,8 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(path, "expected a list of Label Studio tasks")
+    if tasks and all(isinstance(t, dict) and "data" not in t for t in tasks):
+        return _read_min(path, tasks, allowed, "record", 1)  # JSON_MIN
     rows, left_out = [], 0
     for n, task in enumerate(tasks, start=1):
         where = f"task {n}" + (
@@ -137,6 +150,113 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
                 "source": _str(data.get("source")),
                 "annotator": _annotator(ann),
                 "note": _str(data.get("note")),
+            }
+        )
+    return rows, left_out
+
+
+# Columns of a JSON_MIN / CSV record that are never the choice.
+MIN_META_FIELDS = {
+    "id",
+    "text",
+    "annotator",
+    "annotation_id",
+    "created_at",
+    "updated_at",
+    "lead_time",
+    "agreement",
+    "history",
+    "conversation_id",
+    "source",
+    "note",
+}
+
+
+def _csv_records(path: Path, text: str) -> list[dict]:
+    import csv
+    import io
+
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        records = [dict(r) for r in reader]
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})") from None
+    if not reader.fieldnames or "text" not in reader.fieldnames:
+        raise InputError(path, "no 'text' column: not a Label Studio CSV export")
+    return records
+
+
+def _choice_field(path: Path, records: list[dict]) -> str:
+    keys = {k for r in records for k in r if k is not None}
+    if FROM_NAME in keys:
+        return FROM_NAME
+    others = sorted(k for k in keys - MIN_META_FIELDS if not k.startswith("_data_"))
+    if len(others) == 1:
+        return others[0]
+    raise InputError(
+        path,
+        f"no '{FROM_NAME}' column (the Choices tag of `stance labels export "
+        f"--config`); other columns: {', '.join(others) or 'no other column'}",
+    )
+
+
+def _min_choices(value) -> list[str]:
+    """The choices of a JSON_MIN / CSV cell: "LABEL", {"choices": [...]}, JSON text."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        if value.lstrip().startswith(("{", "[")):
+            try:
+                return _min_choices(json.loads(value))
+            except json.JSONDecodeError:
+                return [value]
+        return [value]
+    if isinstance(value, dict):
+        return [str(c) for c in value.get("choices") or []]
+    if isinstance(value, list):
+        return [c for v in value for c in _min_choices(v)]
+    return [str(value)]
+
+
+def _read_min(
+    path: Path, records: list, allowed: Sequence[str], unit: str, first: int
+) -> tuple[list[dict], int]:
+    """Label rows of a JSON_MIN or CSV export: one record per annotation."""
+    if not records:
+        return [], 0
+    if not all(isinstance(r, dict) for r in records):
+        raise InputError(path, "expected a list of Label Studio records")
+    field = _choice_field(path, records)
+    rows, left_out = [], 0
+    for n, rec in enumerate(records, start=first):
+        where = f"{unit} {n}"
+        body = rec.get("text")
+        if not isinstance(body, str) or not body.strip():
+            raise InputError(path, f"{where}: no 'text'")
+        choices = _min_choices(rec.get(field))
+        if not choices:
+            left_out += 1
+            continue
+        if len(choices) != 1:
+            raise InputError(
+                path,
+                f"{where}: {len(choices)} choices ({', '.join(choices)}); expected one",
+            )
+        if choices[0] not in allowed:
+            raise InputError(
+                path,
+                f"{where}: unknown label '{choices[0]}' (expected {', '.join(allowed)})",
+            )
+        who = _str(rec.get("annotator"))
+        rows.append(
+            {
+                "text": body.strip(),
+                "stance": choices[0],
+                "id": "",
+                "conversation_id": _str(rec.get("conversation_id")),
+                "source": _str(rec.get("source")),
+                "annotator": f"label-studio:{who}" if who else "label-studio",
+                "note": _str(rec.get("note")),
             }
         )
     return rows, left_out

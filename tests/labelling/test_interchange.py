@@ -274,3 +274,80 @@ def test_import_into_a_cp1252_label_file_is_a_one_line_error(tmp_path):
         f"error: {target}: not UTF-8: convert it (to UTF-8) before adding labels to it"
     ]
     assert target.read_bytes() == before
+
+
+# ---------------------------------------------- exports of a real Label Studio
+
+LS_DATA = ROOT / "tests" / "data" / "label_studio"  # how they were made: README.md
+
+
+@pytest.mark.parametrize(
+    "name", ["export_json.json", "export_json_min.json", "export.csv"]
+)
+def test_real_label_studio_exports_import_alike(name, tmp_path):
+    from stance.labelling.interchange import import_labels
+
+    schema = read_schema(SCHEMA_FILE)
+    res = import_labels(LS_DATA / name, tmp_path / "studio.csv", schema)
+    got = [(r["stance"], r["text"][:30]) for r in res["rows"]]
+    assert got == [
+        ("against", "On this day On September 17, t"),
+        ("against", "There is a long-standing myth "),
+        ("none", "People (rightfully) remember t"),
+    ]
+    full = name == "export_json.json"  # one task a record, else one annotation
+    assert res["duplicates"] == (0 if full else 1)  # task 2: two that agree
+    # JSON holds the skipped task 4, JSON_MIN and CSV the unlabelled task 5
+    assert res["left_out"] == 1
+    assert all(r["annotator"] == "label-studio:1" for r in res["rows"])
+    assert {r["conversation_id"] for r in res["rows"]} == {
+        "reddit-europe_16ks7r6_sept17-stalin-joined-hitler"
+    }
+    labels = read_labels(tmp_path / "studio.csv", NAMES)
+    assert [lab.stance for lab in labels] == ["against", "against", "none"]
+
+
+def test_json_min_and_csv_via_cli(tmp_path):
+    for name in ("export_json_min.json", "export.csv"):
+        res = run_cli(
+            "labels",
+            "import",
+            LS_DATA / name,
+            "--to",
+            tmp_path / f"{name}.csv",
+            env=ENV,
+        )
+        assert res.returncode == 0, res.stderr
+        assert "3 labels added" in res.stdout and "1 without a label" in res.stdout
+
+
+def _min_record(**kw):
+    return {"text": "The pact bought time.", "id": 1, "annotator": 1, **kw}
+
+
+@pytest.mark.parametrize(
+    ("records", "problem"),
+    [
+        ([_min_record(stance={"choices": ["favor", "none"]})], "2 choices"),
+        ([_min_record(stance="maybe")], "unknown label 'maybe'"),
+        ([_min_record(stance="favor", text="")], "record 1: no 'text'"),
+        ([_min_record(a="favor", b="none")], "other columns: a, b"),
+    ],
+)
+def test_json_min_errors_name_the_record(records, problem, tmp_path):
+    from stance.core.errors import InputError
+    from stance.labelling.interchange import read_label_studio
+
+    p = tmp_path / "min.json"
+    p.write_text(json.dumps(records))
+    with pytest.raises(InputError, match=problem):
+        read_label_studio(p, NAMES)
+
+
+def test_json_min_with_another_choice_name(tmp_path):
+    from stance.labelling.interchange import read_label_studio
+
+    p = tmp_path / "min.json"
+    p.write_text(json.dumps([_min_record(sentiment="favor")]))
+    rows, left_out = read_label_studio(p, NAMES)
+    assert [r["stance"] for r in rows] == ["favor"] and left_out == 0
