@@ -7,13 +7,15 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test docs bench bench-curve bench-curve-methods bench-levers lint clean
+.PHONY: install demo test docs bench bench-curve bench-curve-methods bench-levers bench-convokit lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# the real ConvoKit for the corpus tests, without its heavy dependency list
+	$(BIN)/pip install --quiet --no-deps convokit==5.0.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +43,9 @@ bench-curve: $(STAMP)
 
 bench-levers: $(STAMP)
 	$(BIN)/python bench/levers.py
+
+bench-convokit: $(STAMP)
+	$(BIN)/python bench/convokit_bench.py
 
 bench-curve-methods: $(STAMP)
 	$(BIN)/python bench/learning_curve.py --methods --seeds 3 --sizes 100,200,400,800,1600
