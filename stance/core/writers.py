@@ -68,6 +68,10 @@ def _flatten(row: dict, classes=None) -> dict:
     for c in classes if classes is not None else scores:
         flat[f"score_{c}"] = scores.get(str(c))
     flat["meta"] = json.dumps(row.get("meta", {}), ensure_ascii=False)
+    if flat.get("timestamp") is not None:
+        # one column type whatever the rows hold (Unix seconds from pages, a
+        # JSONL input's text): the readers turn numbers back into numbers
+        flat["timestamp"] = str(flat["timestamp"])
     return flat
 
 

@@ -140,7 +140,7 @@ def iter_parquet_turns(
                     speaker=value("speaker"),
                     conversation_id=value("conversation_id") or stem,
                     reply_to=value("reply_to"),
-                    timestamp=value("timestamp"),
+                    timestamp=csv_timestamp(value("timestamp")),
                     text=body,
                     meta=meta,
                 )

@@ -135,3 +135,21 @@ def test_shipped_pages_have_plausible_unix_timestamps():
         text = t.meta.get("timestamp_text")
         if t.timestamp is None and text:
             assert is_relative(clean_date_text(text)) or not has_year(text), t.id
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_timestamps_keep_their_type_through_csv_and_parquet(tmp_path, suffix):
+    from stance.core.writers import write_rows
+    from stance.ingest.parse import iter_structured
+
+    base = {"speaker": None, "conversation_id": "c", "reply_to": None, "meta": {}}
+    rows = [
+        {**base, "id": "a", "timestamp": 1691193600, "text": "one"},
+        {**base, "id": "b", "timestamp": "May 2", "text": "two"},
+        {**base, "id": "c", "timestamp": None, "text": "three"},
+        {**base, "id": "d", "timestamp": 1.5, "text": "four"},
+    ]
+    path = tmp_path / f"rows{suffix}"
+    write_rows(path, rows)
+    back = list(iter_structured(path))
+    assert [t.timestamp for t in back] == [1691193600, "May 2", None, 1.5]
