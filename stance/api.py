@@ -13,23 +13,19 @@ The CLI commands call the same functions (`parse_paths`, `load_model`,
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from stance.core.thread import Turn as _Turn
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from stance.core.thread import Turn
 
-TURN_COLUMNS = (
-    "id",
-    "speaker",
-    "conversation_id",
-    "reply_to",
-    "timestamp",
-    "text",
-    "meta",
-)
+# The turn's fields are the file format (`core.thread.Turn` owns them).
+TURN_COLUMNS = tuple(f.name for f in fields(_Turn))
 LABEL_COLUMNS = ("stance", "confidence", "scores", "model", "skipped")
 
 PathsLike = str | Path | Iterable[str | Path]
