@@ -21,8 +21,9 @@ class NotFittedError(ValueError):
 
 class Params:
     """scikit-learn's parameter protocol (`get_params`, `set_params`), so `clone`
-    and model selection take these estimators, without importing scikit-learn:
-    labelling never imports it (1.5 s). Hyperparameters are `__init__`'s
+    and model selection take `StanceClassifier`, which labelling loads, without
+    importing scikit-learn (1.5 s); the heads themselves subclass BaseEstimator
+    (`estimators.py`). Hyperparameters are `__init__`'s
     arguments, stored under their own names and never changed by the estimator.
     """
 
