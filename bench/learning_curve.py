@@ -75,8 +75,8 @@ def load_data():
 
 
 def fit_head(X, y, groups, sides, calibrate: bool):
+    from stance.model.estimators import StanceHead
     from stance.model.evaluate import choose_C
-    from stance.model.heads import StanceHead
 
     C = choose_C(X, y, groups, sides)
     return StanceHead(C=C, calibrate=calibrate).fit(X, y, groups if calibrate else None)

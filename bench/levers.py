@@ -119,7 +119,7 @@ def concatenated(texts, X, y):
 
 def _two_heads(texts, X, y, groups, train, C, calibrate=True):
     """The embedding head and the TF-IDF head of `stance train`, fitted."""
-    from stance.model.heads import LexicalHead, StanceHead
+    from stance.model.estimators import LexicalHead, StanceHead
 
     g = groups[train] if calibrate else None
     emb = StanceHead(C=C, calibrate=calibrate).fit(X[train], y[train], g)

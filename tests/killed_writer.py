@@ -59,15 +59,14 @@ def save_model(path: Path, version: int) -> None:
     import numpy as np
 
     from stance.model.classify import StanceClassifier
-    from stance.model.heads import StanceHead
+    from stance.model.heads import LinearHead
 
-    head = StanceHead()
-    head.classes_ = np.array(STANCES)
-    head.coef_ = np.arange(3 * 64, dtype=np.float64).reshape(3, 64) / (version + 1)
-    head.intercept_ = model_intercept(version)
-    head.temperature_ = 1.0
-    model = StanceClassifier(backend="onnx")
-    model.head_, model.classes_, model.encoder_id_ = head, head.classes_, "kill-test"
+    head = LinearHead(
+        STANCES,
+        np.arange(3 * 64, dtype=np.float64).reshape(3, 64) / (version + 1),
+        model_intercept(version),
+    )
+    model = StanceClassifier.from_heads(head, encoder_id="kill-test", backend="onnx")
     model.save(
         path,
         extra_config={"kill_test_version": version},

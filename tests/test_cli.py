@@ -435,7 +435,7 @@ def bad_input_cases(tmp_path):
                     continue
                 inputs = [unknown if "unknown" in bad else conflict]
                 expected = (
-                    "line 2: unknown stance 'maybe'"
+                    "line 2: unknown label 'maybe'"
                     if "unknown" in bad
                     else "line 3: the same text is labelled 'favor' at line 2"
                 )

@@ -635,17 +635,15 @@ def _saved_model() -> Path:
     import numpy as np
 
     from stance.model.classify import StanceClassifier
-    from stance.model.heads import StanceHead
+    from stance.model.estimators import StanceHead
 
     path = TMP / "model-src"
     if not path.is_dir():
         rng = np.random.default_rng(0)
         X = rng.normal(size=(30, 8))
         y = np.array(list(NAMES) * 10)
-        model = StanceClassifier()
-        model.head_ = StanceHead(calibrate=False).fit(X, y)
-        model.classes_, model.encoder_id_ = model.head_.classes_, "fake@fuzz"
-        model.save(path)
+        head = StanceHead(calibrate=False).fit(X, y).to_head()
+        StanceClassifier.from_heads(head, encoder_id="fake@fuzz").save(path)
     return path
 
 

@@ -71,8 +71,8 @@ def main():
     from sklearn.cluster import KMeans
 
     from stance.model.embed import Embedder
+    from stance.model.estimators import StanceHead
     from stance.model.evaluate import choose_C, grouped_folds
-    from stance.model.heads import StanceHead
     from stance.model.train import default_method
 
     schema, labels, texts, y, groups = load()

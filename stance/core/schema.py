@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,27 @@ CSS_COLOR = re.compile(
     r"|(?:rgba?|hsla?)\(\s*[0-9.%]+(?:\s*[,/ ]\s*[0-9.%]+(?:deg)?){2,3}\s*\)",
     re.IGNORECASE,
 )
+
+
+def check_label(
+    value: str,
+    allowed: Sequence[str],
+    path: str | Path,
+    *,
+    line: int | None = None,
+    where: str = "",
+) -> str:
+    """`value` when it is one of the label names `allowed` (the schema's);
+    else the InputError every reader and writer of labels raises:
+    `PATH [line N]: [WHERE: ]unknown label 'x' (expected a, b, c)`."""
+    if value not in allowed:
+        raise InputError(
+            path,
+            f"{where + ': ' if where else ''}unknown label '{value}' "
+            f"(expected {', '.join(allowed)})",
+            line=line,
+        )
+    return value
 
 
 @dataclass(frozen=True)

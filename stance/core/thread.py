@@ -166,7 +166,8 @@ def check_integrity(turns: Iterable[Turn]) -> list[str]:
     """Return the problems that make `turns` an invalid set of threads.
 
     Ids are unique; `reply_to` points to a turn of the same conversation;
-    reply links form no cycle.
+    reply links form no cycle. Reads `id`, `reply_to` and `conversation_id`
+    only (`convokit.write_corpus` passes those of the utterances it writes).
     """
     problems: list[str] = []
     by_id: dict[str, Turn] = {}

@@ -35,10 +35,10 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stance.core.errors import InputError, StanceError, warn
-from stance.core.thread import Turn
+from stance.core.thread import Turn, check_integrity
 
 UTTERANCES = "utterances.jsonl"
 UTTERANCES_LIST = "utterances.json"
@@ -463,15 +463,21 @@ def _write_filled(partial: Path, final: Path, fills: dict[str, dict]) -> None:
     partial.unlink()
 
 
+class _Node(NamedTuple):
+    """An utterance as `check_integrity` reads a turn: its id and links only."""
+
+    id: str
+    reply_to: str | None
+    conversation_id: str
+
+
 def _tree_problems(ids, links, roots, conversations) -> list[str]:
-    problems = []
-    for child, parent, conv in links:
-        if parent not in ids:
-            problems.append(f"{child} replies to missing {parent}")
-        elif parent == child:
-            problems.append(f"{child} replies to itself")
-        elif ids[parent] != conv:
-            problems.append(f"{child} replies to {parent} in another conversation")
+    """`core.thread.check_integrity` on the ids and reply links, then each
+    conversation's count of roots (a ConvoKit conversation is one tree)."""
+    reply_to = {child: parent for child, parent, _ in links}
+    problems = check_integrity(
+        _Node(i, reply_to.get(i), conv) for i, conv in ids.items()
+    )
     for conv in conversations:
         k = roots.get(conv, 0)
         if k != 1:

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.core.errors import InputError
+from stance.core.schema import check_label
 
 FORMATS = ("label-studio", "prodigy")
 FROM_NAME = "stance"
@@ -129,11 +130,7 @@ def read_label_studio(path: Path, allowed: Sequence[str]) -> tuple[list[dict], i
             left_out += 1
             continue
         for stance, _ in answers:
-            if stance not in allowed:
-                raise InputError(
-                    path,
-                    f"{where}: unknown label '{stance}' (expected {', '.join(allowed)})",
-                )
+            check_label(stance, allowed, path, where=where)
         if len({s for s, _ in answers}) > 1:
             raise InputError(
                 path,
@@ -242,11 +239,7 @@ def _read_min(
                 path,
                 f"{where}: {len(choices)} choices ({', '.join(choices)}); expected one",
             )
-        if choices[0] not in allowed:
-            raise InputError(
-                path,
-                f"{where}: unknown label '{choices[0]}' (expected {', '.join(allowed)})",
-            )
+        check_label(choices[0], allowed, path, where=where)
         who = _str(rec.get("annotator"))
         rows.append(
             {
@@ -296,12 +289,7 @@ def read_prodigy(path: Path, allowed: Sequence[str]) -> tuple[list[dict], int]:
             stance = str(rec["label"])
         else:
             raise InputError(path, "no 'label' or 'accept'", line=lineno)
-        if stance not in allowed:
-            raise InputError(
-                path,
-                f"unknown label '{stance}' (expected {', '.join(allowed)})",
-                line=lineno,
-            )
+        check_label(stance, allowed, path, line=lineno)
         meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
 
         def field(name, rec=rec, meta=meta):

@@ -12,6 +12,7 @@ from stance.core.errors import InputError
 from stance.core.files import atomic_write_bytes, check_output_path
 from stance.core.inputfiles import read_text
 from stance.core.normalize import normalize_text
+from stance.core.schema import check_label
 from stance.core.thread import Turn
 
 LOCK_TIMEOUT_S = 60
@@ -83,12 +84,7 @@ def read_label_rows(
                 continue
             if not body:
                 raise InputError(path, "empty text", line=line)
-            if stance not in allowed:
-                raise InputError(
-                    path,
-                    f"unknown stance '{stance}' (expected {', '.join(allowed)})",
-                    line=line,
-                )
+            check_label(stance, allowed, path, line=line)
             rows.append(
                 Label(
                     text=body,
@@ -288,10 +284,8 @@ class LabelFile:
             raise InputError(path, "cannot append a label with empty text")
         if any("\x00" in str(v) for v in row.values()):
             raise InputError(path, "cannot append a label containing a NUL character")
-        if allowed is not None and stance not in allowed:
-            raise InputError(
-                path, f"unknown stance '{stance}' (expected {', '.join(allowed)})"
-            )
+        if allowed is not None:
+            check_label(stance, allowed, path)
         try:
             with self.lock():
                 self._append_locked(row, body, stance)

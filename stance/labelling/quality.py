@@ -4,7 +4,7 @@ and the labels most likely wrong.
 The suspects come from grouped cross-validation (folds by conversation, else
 source, as in training): each label's out-of-fold probability of its own label
 under the model's body (`StanceClassifier.features`) and head
-(`classify.StanceHead`, C chosen by `evaluate.choose_C`). They are ranked by that
+(`estimators.StanceHead`, C chosen by `evaluate.choose_C`). They are ranked by that
 probability, lowest first, and flagged as confident learning (cleanlab's
 `find_label_issues`, filter "confident_learning") does: among the labels whose
 probability reaches that label's average self-confidence, the most probable one
@@ -85,8 +85,8 @@ def out_of_fold_proba(
     """Grouped-CV probabilities (columns in schema order) and the C used."""
     from threadpoolctl import threadpool_limits
 
+    from stance.model.estimators import StanceHead
     from stance.model.evaluate import choose_C, grouped_folds
-    from stance.model.heads import StanceHead
 
     # ~70 small logistic regressions: one BLAS thread is faster than several
     # contending (`stance labels check` on 805 labels: 7 s against 20 s, 2 cores).

@@ -7,21 +7,23 @@ from pathlib import Path
 
 from stance.core.files import previous_path
 from stance.core.schema import Schema
-from stance.model.heads import LEXICAL_C, TFIDF
+from stance.model.heads import TFIDF
 from stance.model.train import ENCODE_SAMPLE
 
 
 def model_card(report: dict, schema: Schema, extra: dict) -> str:
+    # the body's name from the encoder id the config records ("name@weights")
+    body = report["encoder"]["id"].split("@")[0]
     lines = [
         f"# stance model: {schema.name}",
         "",
         f"Target: {schema.target}",
         "",
-        f"Method: {report['method']}. Body: all-MiniLM-L6-v2 sentence embeddings "
+        f"Method: {report['method']}. Body: {body} sentence embeddings "
         "(packaged weights, offline). Heads: logistic regression on the embeddings "
         f"(balanced class weights, C={report['C']}) and logistic regression on TF-IDF "
         f"word {TFIDF['ngram_range'][0]}-{TFIDF['ngram_range'][1]} grams "
-        f"(C={LEXICAL_C:g}); each head's probabilities are temperature-calibrated "
+        f"(C={report['lexical_C']:g}); each head's probabilities are temperature-calibrated "
         f"on out-of-fold logits, then averaged with TF-IDF weight "
         f"{report['lexical_weight']}. C and the weight are chosen by grouped CV inside "
         "the training rows (nested in the table below).",

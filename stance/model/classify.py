@@ -1,8 +1,10 @@
-"""The estimator: encoder body + heads (`heads.py`), saved as plain arrays.
+"""The estimator: encoder body + heads, saved as plain arrays.
 
 Follows the scikit-learn contract: `__init__` stores hyperparameters, `fit`
-returns self and sets `classes_`, `head_` (and `lexical_`);
-`predict_proba` columns follow `classes_`. Probabilities are calibrated by
+returns self and sets `classes_`, `head_` (and `lexical_`), the fitted heads as
+plain arrays (`heads.LinearHead`, `heads.TfidfHead`) learnt by the estimators
+of `estimators.py`; `predict_proba` columns follow `classes_`. A model made
+otherwise (a loaded folder, zero-shot prototypes) comes from `from_heads`. Probabilities are calibrated by
 temperature scaling fitted on out-of-fold logits (grouped by conversation when
 groups are given). `save`/`load` write and read the model directory
 (`persist.py`): JSON and arrays, every file's sha256 checked, nothing unpickled.
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.model.heads import LexicalHead, NotFittedError, Params, StanceHead
+from stance.model.heads import LEXICAL_C, NotFittedError, Params
 from stance.model.persist import load_classifier, save_classifier
 
 
@@ -23,8 +25,10 @@ class StanceClassifier(Params):
     """Body (sentence embeddings, cached) + head; fit/predict on raw texts.
 
     With `lexical_weight` > 0 the calibrated probabilities of the embedding head
-    are averaged with those of a TF-IDF head (`LexicalHead`), weights
-    1 - lexical_weight and lexical_weight: a soft-voting ensemble.
+    are averaged with those of a TF-IDF head (`estimators.LexicalHead`, its C
+    `lexical_C`), weights 1 - lexical_weight and lexical_weight: a soft-voting
+    ensemble. Its parameter protocol is `heads.Params`, not scikit-learn's
+    BaseEstimator: a loaded model labels without importing scikit-learn.
     """
 
     def __init__(
@@ -34,12 +38,41 @@ class StanceClassifier(Params):
         calibrate: bool = True,
         embedder=None,
         lexical_weight: float = 0.0,
+        lexical_C: float = LEXICAL_C,
     ):
         self.backend = backend
         self.C = C
         self.calibrate = calibrate
         self.embedder = embedder
         self.lexical_weight = lexical_weight
+        self.lexical_C = lexical_C
+
+    @classmethod
+    def from_heads(
+        cls,
+        head,
+        *,
+        lexical=None,
+        encoder_id: str | None = None,
+        config: dict | None = None,
+        **params,
+    ) -> StanceClassifier:
+        """A fitted model from heads made without `fit`: a model folder's
+        (`persist.py`) or the schema's prototypes (`zeroshot.py`).
+
+        `head` maps embeddings to probabilities (`predict_proba`, `classes_`),
+        `lexical` texts (with `lexical_weight` > 0); `params` are `__init__`'s.
+        `encoder_id` defaults to the body's; `config` becomes `config_`.
+        """
+        model = cls(**params)
+        model.head_ = head
+        model.classes_ = head.classes_
+        if lexical is not None:
+            model.lexical_ = lexical
+        model.encoder_id_ = model._embedder().id if encoder_id is None else encoder_id
+        if config is not None:
+            model.config_ = config
+        return model
 
     def _embedder(self):
         """The body: `embedder` if given, else one Embedder made on first use.
@@ -67,11 +100,15 @@ class StanceClassifier(Params):
         X: np.ndarray | None = None,
     ):
         """Fit on texts; pass `X` (their embeddings) to skip the body."""
+        from stance.model.estimators import LexicalHead, StanceHead
+
         X = self.features(texts) if X is None else X
-        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
+        head = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
+        self.head_ = head.to_head()
         self.classes_ = self.head_.classes_
         if self.lexical_weight > 0:
-            self.lexical_ = LexicalHead().fit(texts, y, groups)
+            lexical = LexicalHead(C=self.lexical_C).fit(texts, y, groups)
+            self.lexical_ = lexical.to_head()
         self.encoder_id_ = self._embedder().id
         return self
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from stance.core.progress import NO_PROGRESS
-from stance.model.heads import StanceHead
 
 N_FOLDS = 5
 
@@ -239,14 +239,14 @@ def tfidf_method(texts: Sequence[str], y: np.ndarray) -> Method:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from stance.model.heads import TFIDF
+    from stance.model.heads import LEXICAL_C, TFIDF
 
     texts = np.asarray(texts, dtype=object)
 
     def fit(train):
         vec = TfidfVectorizer(**TFIDF)
         Xtr = vec.fit_transform(texts[train])
-        lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=10.0)
+        lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=LEXICAL_C)
         lr.fit(Xtr, y[train])
         return lambda test: lr.predict(vec.transform(texts[test]))
 
@@ -258,21 +258,83 @@ C_GRID = (0.1, 0.3, 1.0, 4.0)
 
 
 def choose_C(X: np.ndarray, y: np.ndarray, groups: np.ndarray, sides) -> float:
-    """Pick C by grouped CV inside the given rows only (never the outer test fold)."""
+    """Pick the embedding head's C by grouped CV inside the given rows only
+    (never the outer test fold).
+
+    `GridSearchCV` over `estimators.StanceHead(calibrate=False)` and `C_GRID`,
+    folds `GroupKFold(4)` by conversation (shuffled, seed 1). The score is the
+    macro-F1 of the out-of-fold predictions pooled over the folds, not
+    GridSearchCV's mean of per-fold scores: each fold's scorer returns its
+    confusion matrix and `_pooled_best` scores their sum. Ties go to the first
+    C of the grid (GridSearchCV's rule too). A training fold with one class
+    predicts it for its test fold; with fewer than two conversations C is 1.0.
+    """
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from stance.model.estimators import StanceHead
+
     classes = sorted(set(y))
-    try:
-        folds = grouped_folds(groups, n_folds=4, seed=1)
-    except ValueError:
+    k = min(4, len(set(groups)))
+    if k < 2:
         return 1.0
-    best, best_score = 1.0, -1.0
-    for C in C_GRID:
-        pred = np.empty(len(y), dtype=object)
-        for tr, te in folds:
-            if len(set(y[tr])) < 2:
-                pred[te] = y[tr][0]
-                continue
-            pred[te] = StanceHead(C=C, calibrate=False).fit(X[tr], y[tr]).predict(X[te])
-        score = metrics(y, pred.astype(str), classes, sides)["macro_f1"]
-        if score > best_score:
-            best, best_score = C, score
-    return best
+    cv = GroupKFold(n_splits=k, shuffle=True, random_state=1)
+    folds = list(cv.split(X, y, groups))
+    # a fold whose training rows hold one class: no fit, that class predicted
+    constant = {
+        i: _confusion(y[te], np.full(len(te), y[tr][0]), classes)
+        for i, (tr, te) in enumerate(folds)
+        if len(set(y[tr])) < 2
+    }
+    if len(constant) == len(folds):
+        return C_GRID[0]  # every C predicts the same
+    search = GridSearchCV(
+        StanceHead(calibrate=False),
+        {"C": list(C_GRID)},
+        scoring=lambda est, Xt, yt: _confusion(yt, est.predict(Xt), classes),
+        cv=cv,
+        refit=False,
+        error_score=np.nan if constant else "raise",
+    )
+    with warnings.catch_warnings():  # the one-class folds' fits fail, as expected
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.filterwarnings("ignore", "One or more of the test scores")
+        search.fit(X, y, groups=groups)
+    return C_GRID[
+        _pooled_best(search.cv_results_, len(folds), constant, classes, sides)
+    ]
+
+
+def _confusion(y_true, y_pred, classes) -> dict[str, int]:
+    """A fold's confusion matrix as GridSearchCV scores: `cm_<true>_<pred>`."""
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(y_true, y_pred, labels=classes)
+    return {
+        f"cm_{i}_{j}": int(cm[i, j])
+        for i in range(len(classes))
+        for j in range(len(classes))
+    }
+
+
+def _pooled_best(results: dict, n_folds: int, constant: dict, classes, sides) -> int:
+    """The index of the candidate whose summed confusion matrix has the best
+    macro-F1 (`metrics` on labels rebuilt from it); the first on ties."""
+    n = len(classes)
+    scores = []
+    for c in range(len(results["params"])):
+        cm = np.zeros((n, n), dtype=np.int64)
+        for f in range(n_folds):
+            fold = constant.get(f) or {
+                key[len(f"split{f}_test_") :]: results[key][c]
+                for key in results
+                if key.startswith(f"split{f}_test_cm_")
+            }
+            for i in range(n):
+                for j in range(n):
+                    cm[i, j] += int(fold[f"cm_{i}_{j}"])
+        true = np.repeat(np.arange(n), cm.sum(axis=1))
+        pred = np.concatenate([np.repeat(np.arange(n), row) for row in cm])
+        names = np.asarray(classes)
+        scores.append(metrics(names[true], names[pred], classes, sides)["macro_f1"])
+    return int(np.argmax(scores))  # the first of equal scores

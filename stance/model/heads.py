@@ -1,10 +1,11 @@
-"""The heads: scikit-learn-style estimators on top of the body.
+"""The fitted heads as plain arrays, numpy only: what labelling runs.
 
-`StanceHead` is logistic regression on embeddings with temperature scaling
-fitted on out-of-fold logits (grouped by conversation when groups are given);
-`LexicalHead` is the same on TF-IDF features of the raw texts. `TFIDF` is the
-one definition of the TF-IDF features: training (scikit-learn's vectorizer)
-and labelling (`tfidf_rows`, numpy only) both read it."""
+`LinearHead` (logits, softmax at a temperature) is the embedding head, and
+inside `TfidfHead` the TF-IDF one. They are learnt by the scikit-learn
+estimators of `estimators.py` (training only), and read from the model folder
+by `persist.py`; labelling never imports scikit-learn. `TFIDF` is the one
+definition of the TF-IDF features: training (scikit-learn's vectorizer) and
+labelling (`tfidf_rows`) both read it."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class NotFittedError(ValueError):
 
 class Params:
     """scikit-learn's parameter protocol (`get_params`, `set_params`), so `clone`
-    and model selection take these estimators, without importing scikit-learn:
-    labelling never imports it (1.5 s). Hyperparameters are `__init__`'s
+    and model selection take `StanceClassifier`, which labelling loads, without
+    importing scikit-learn (1.5 s); the heads themselves subclass BaseEstimator
+    (`estimators.py`). Hyperparameters are `__init__`'s
     arguments, stored under their own names and never changed by the estimator.
     """
 
@@ -63,103 +65,37 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def _matrix(X):
     """Dense float64 array, or a sparse matrix kept sparse (TF-IDF features)."""
-    from scipy import sparse
-
-    if sparse.issparse(X):
+    if hasattr(X, "tocsr"):  # scipy.sparse, not imported: labelling never needs it
         return X.tocsr().astype(np.float64)
     return np.asarray(X, dtype=np.float64)
 
 
-class StanceHead(Params):
-    """Logistic regression (balanced class weights) + temperature calibration.
+class LinearHead:
+    """A fitted linear head as plain arrays: logits `X @ coef_.T + intercept_`,
+    probabilities their softmax at `temperature_`; columns follow `classes_`.
 
-    Works on any feature matrix; `StanceClassifier` feeds it embeddings.
+    What the model folder holds and labelling runs, numpy only. Learnt by
+    `estimators.StanceHead` (`to_head`), or read back by `persist.py`.
     """
 
-    def __init__(self, C: float = 1.0, calibrate: bool = True, random_state: int = 0):
-        self.C = C
-        self.calibrate = calibrate
-        self.random_state = random_state
+    def __init__(self, classes, coef, intercept, temperature: float = 1.0):
+        self.classes_ = np.asarray(classes)
+        self.coef_ = np.asarray(coef, dtype=np.float64)
+        self.intercept_ = np.asarray(intercept, dtype=np.float64)
+        self.temperature_ = float(temperature)
 
-    def _lr(self):
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(
-            C=self.C,
-            class_weight="balanced",
-            max_iter=2000,
-            random_state=self.random_state,
-        )
-
-    def fit(self, X: np.ndarray, y: Sequence[str], groups: Sequence[str] | None = None):
-        X = _matrix(X)
-        y = np.asarray([str(v) for v in y])
-        if X.ndim != 2 or X.shape[0] != len(y):
-            raise ValueError("X must be 2-D with one row per label")
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise ValueError("need at least two classes to train")
-        lr = self._lr().fit(X, y)
-        self.classes_ = np.array([str(c) for c in lr.classes_])
-        self.coef_ = lr.coef_.astype(np.float64)
-        self.intercept_ = lr.intercept_.astype(np.float64)
-        if len(self.classes_) == 2:  # keep one row per class, as for multinomial
-            self.coef_ = np.vstack([-self.coef_[0] / 2, self.coef_[0] / 2])
-            self.intercept_ = np.array(
-                [-self.intercept_[0] / 2, self.intercept_[0] / 2]
-            )
-        self.temperature_ = 1.0
-        if self.calibrate:
-            oof = self._oof_logits(X, y, groups)
-            if oof is not None:
-                idx = np.searchsorted(self.classes_, y)
-                self.temperature_ = fit_temperature(oof, idx)
-        return self
-
-    def _oof_logits(self, X, y, groups) -> np.ndarray | None:
-        from sklearn.model_selection import GroupKFold, StratifiedKFold
-
-        counts = np.unique(y, return_counts=True)[1]
-        if counts.min() < 2:
-            return None
-        if groups is not None and len(set(groups)) >= 3:
-            splitter = GroupKFold(n_splits=min(5, len(set(groups))))
-            splits = splitter.split(X, y, groups)
-        else:
-            splitter = StratifiedKFold(
-                n_splits=min(5, int(counts.min())),
-                shuffle=True,
-                random_state=self.random_state,
-            )
-            splits = splitter.split(X, y)
-        logits = np.zeros((len(y), len(self.classes_)))
-        for train, test in splits:
-            if len(np.unique(y[train])) != len(self.classes_):
-                return None
-            lr = self._lr().fit(X[train], y[train])
-            z = lr.decision_function(X[test])
-            if z.ndim == 1:
-                z = np.column_stack([-z / 2, z / 2])
-            logits[test] = z
-        return logits
-
-    def _check(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("this model is not fitted yet: call fit first")
-
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        self._check()
+    def decision_function(self, X) -> np.ndarray:
+        """One logit per class (two columns for two classes)."""
         X = _matrix(X)
         if X.ndim != 2 or X.shape[1] != self.coef_.shape[1]:
             raise ValueError(f"expected {self.coef_.shape[1]} features per row")
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         return _softmax(self.decision_function(X) / self.temperature_)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
 # The TF-IDF features, in TfidfVectorizer's terms: the one definition. Training
@@ -168,6 +104,9 @@ class StanceHead(Params):
 TFIDF = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True}
 TFIDF_KEYS = frozenset({"ngram_range", "sublinear_tf", "lowercase"})
 
+# The lexical head's C (inverse regularisation): a hyperparameter with this
+# default, not searched. Grouped CV chooses the embedding head's C and the
+# ensemble weight; choosing this one too would change the shipped model.
 LEXICAL_C = 10.0
 
 # scikit-learn's default token pattern; `tfidf_rows` reproduces TfidfVectorizer
@@ -203,29 +142,32 @@ def tfidf_rows(texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray
     return rows
 
 
-class LexicalHead(Params):
-    """TF-IDF (word 1-2 grams) + `StanceHead`: the lexical half of the ensemble.
+class TfidfHead:
+    """A fitted TF-IDF head as plain data: the vocabulary (term -> column), the
+    idf weights and a `LinearHead` on the TF-IDF vectors.
 
-    Fitted with scikit-learn's TfidfVectorizer; predicts with `tfidf_rows`, so
-    labelling never imports scikit-learn (1.5 s). Saved as plain data: the
-    vocabulary (a JSON list, index order), the idf weights and the head's
-    arrays; rebuilt without unpickling anything.
+    Predicts with `tfidf_rows`, so labelling never imports scikit-learn (1.5 s).
+    Learnt by `estimators.LexicalHead` (`to_head`); saved by `persist.py` as a
+    JSON list of terms (index order) and arrays, rebuilt without unpickling.
     """
 
-    def __init__(self, C: float = LEXICAL_C, calibrate: bool = True):
-        self.C = C
-        self.calibrate = calibrate
+    def __init__(self, vocabulary: dict[str, int], idf, head: LinearHead):
+        self.vocabulary_ = {str(t): int(i) for t, i in vocabulary.items()}
+        self.idf_ = np.asarray(idf, dtype=np.float64)
+        self.head_ = head
+        self.classes_ = head.classes_
 
-    def fit(self, texts: Sequence[str], y, groups=None):
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    @classmethod
+    def from_terms(cls, terms: Sequence[str], idf, head: LinearHead) -> TfidfHead:
+        """From the terms in column order (`vocab.json`)."""
+        return cls({t: i for i, t in enumerate(terms)}, idf, head)
 
-        vectorizer = TfidfVectorizer(**TFIDF)
-        X = vectorizer.fit_transform(list(texts))
-        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
-        self.idf_ = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.head_ = StanceHead(C=self.C, calibrate=self.calibrate).fit(X, y, groups)
-        self.classes_ = self.head_.classes_
-        return self
+    def terms(self) -> list[str]:
+        """The vocabulary in column order."""
+        terms = [""] * len(self.vocabulary_)
+        for term, i in self.vocabulary_.items():
+            terms[i] = term
+        return terms
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         head = self.head_
@@ -236,17 +178,5 @@ class LexicalHead(Params):
             logits[k] += head.coef_[:, idx] @ values
         return _softmax(logits / head.temperature_)
 
-    def vocabulary(self) -> list[str]:
-        terms = [""] * len(self.vocabulary_)
-        for term, i in self.vocabulary_.items():
-            terms[i] = term
-        return terms
-
-    @classmethod
-    def from_arrays(cls, vocabulary: list[str], idf, head: StanceHead, C: float):
-        self = cls(C=C)
-        self.vocabulary_ = {t: i for i, t in enumerate(vocabulary)}
-        self.idf_ = np.asarray(idf, dtype=np.float64)
-        self.head_ = head
-        self.classes_ = head.classes_
-        return self
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]

@@ -18,7 +18,7 @@ from stance import __version__
 from stance.core.errors import ModelError
 from stance.core.files import sha256_file
 from stance.core.thread import MAX_META_DEPTH, json_depth
-from stance.model.heads import TFIDF, LexicalHead, StanceHead
+from stance.model.heads import TFIDF, LinearHead, TfidfHead
 
 CONFIG_FILE = "config.json"
 
@@ -229,7 +229,7 @@ def _read_head(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray, floa
     return coef.astype(np.float64), intercept.astype(np.float64), float(temperature[0])
 
 
-def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
+def _read_lexical(directory: Path, cfg, classes) -> TfidfHead:
     """The TF-IDF head: vocabulary from JSON, idf and coefficients from the npz."""
     path = directory / HEAD_FILE
     C = cfg.get("C") if isinstance(cfg, dict) else None
@@ -269,11 +269,8 @@ def _read_lexical(directory: Path, cfg, classes) -> LexicalHead:
             f"{directory / CONFIG_FILE}: 'lexical.n_terms' is {n_terms}, but "
             f"{VOCAB_FILE} holds {len(vocab)} terms"
         )
-    head = StanceHead(C=float(C))
-    head.classes_ = np.asarray(classes)
-    head.coef_, head.intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
-    head.temperature_ = float(temperature[0])
-    return LexicalHead.from_arrays(vocab, idf, head, float(C))
+    head = LinearHead(classes, coef, intercept, float(temperature[0]))
+    return TfidfHead.from_terms(vocab, idf, head)
 
 
 def _library_versions() -> dict[str, str]:
@@ -324,7 +321,7 @@ def save_classifier(
                 lex_idf=lexical.idf_,
             )
             (tmp / VOCAB_FILE).write_text(
-                json.dumps(lexical.vocabulary(), ensure_ascii=False),
+                json.dumps(lexical.terms(), ensure_ascii=False),
                 encoding="utf-8",
             )
             names.append(VOCAB_FILE)
@@ -344,7 +341,7 @@ def save_classifier(
             if lexical is None
             else {
                 "weight": model.lexical_weight,
-                "C": lexical.C,
+                "C": model.lexical_C,
                 "tfidf": {
                     k: list(v) if isinstance(v, tuple) else v for k, v in TFIDF.items()
                 },
@@ -381,27 +378,18 @@ def load_classifier(
     directory = Path(directory)
     config = read_config(directory, trust_unsigned=trust_unsigned)
     lex_cfg = config.get("lexical")
-    model = cls(
-        backend=config["encoder"]["backend"],
-        C=config["head"]["C"],
-        calibrate=config["head"]["calibrate"],
-        embedder=embedder,
-        lexical_weight=float(lex_cfg["weight"]) if lex_cfg else 0.0,
-    )
+    backend = config["encoder"]["backend"]
     if check_encoder:
         from stance.model.embed import encoder_id
 
-        current = encoder_id(model.backend)
+        current = encoder_id(backend)
         if config["encoder"]["id"] != current:
             raise ModelError(
                 f"{directory}: trained with encoder {config['encoder']['id']}, "
                 f"but the installed one is {current}; retrain with `stance train`"
             )
-    head = StanceHead(C=model.C, calibrate=model.calibrate)
-    head.classes_ = np.array(config["classes"])
-    head.coef_, head.intercept_, head.temperature_ = _read_head(
-        directory / HEAD_FILE, len(head.classes_)
-    )
+    classes = config["classes"]
+    head = LinearHead(classes, *_read_head(directory / HEAD_FILE, len(classes)))
     if check_encoder:
         from stance.model.embed import DIM
 
@@ -411,10 +399,20 @@ def load_classifier(
                 f"features, but the encoder gives {DIM}; retrain with "
                 "`stance train`"
             )
-    model.head_ = head
-    model.classes_ = head.classes_
+    lexical = {}
     if lex_cfg:
-        model.lexical_ = _read_lexical(directory, lex_cfg, head.classes_)
-    model.encoder_id_ = config["encoder"]["id"]
-    model.config_ = config
-    return model
+        lexical = {
+            "lexical": _read_lexical(directory, lex_cfg, head.classes_),
+            "lexical_weight": float(lex_cfg["weight"]),
+            "lexical_C": lex_cfg["C"],
+        }
+    return cls.from_heads(
+        head,
+        encoder_id=config["encoder"]["id"],
+        config=config,
+        backend=backend,
+        C=config["head"]["C"],
+        calibrate=config["head"]["calibrate"],
+        embedder=embedder,
+        **lexical,
+    )

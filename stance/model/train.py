@@ -14,6 +14,7 @@ from stance.core.progress import NO_PROGRESS, Progress
 from stance.core.schema import Schema
 from stance.labelling.labels import label_groups, load_labels
 from stance.model.classify import StanceClassifier
+from stance.model.estimators import LexicalHead, StanceHead
 from stance.model.evaluate import (
     C_GRID,
     Scored,
@@ -25,7 +26,6 @@ from stance.model.evaluate import (
     metrics,
     tfidf_method,
 )
-from stance.model.heads import LexicalHead, StanceHead
 from stance.model.persist import check_model_output
 from stance.model.zeroshot import METHOD as ZERO_SHOT
 from stance.model.zeroshot import zero_shot_head, zero_shot_method
@@ -289,6 +289,8 @@ def _train(
         "label_counts": counts,
         "C": C,
         "lexical_weight": weight,
+        "lexical_C": model.lexical_C,
+        "encoder": {"id": model.encoder_id_, "backend": model.backend},
         "repeats": repeats,
         "command": " ".join(
             ["stance train"]

@@ -60,19 +60,24 @@ def zero_shot_model(
     schema: Schema, backend: str = "onnx", embedder=None
 ) -> StanceClassifier:
     """A ready-to-use model built from the schema alone (no labels, no training)."""
-    model = StanceClassifier(backend=backend, embedder=embedder)
-    model.head_ = zero_shot_head(schema, model.features)
-    model.classes_ = model.head_.classes_
-    model.encoder_id_ = model._embedder().id
-    model.config_ = {
-        "training": {"method": METHOD},
-        "schema": {
-            "name": schema.name,
-            "labels": list(schema.names),
-            "sides": list(schema.sides),
+    if embedder is None:
+        from stance.model.embed import Embedder
+
+        embedder = Embedder(backend)
+    return StanceClassifier.from_heads(
+        zero_shot_head(schema, lambda texts: embedder.embed(list(texts))),
+        encoder_id=embedder.id,
+        config={
+            "training": {"method": METHOD},
+            "schema": {
+                "name": schema.name,
+                "labels": list(schema.names),
+                "sides": list(schema.sides),
+            },
         },
-    }
-    return model
+        backend=backend,
+        embedder=embedder,
+    )
 
 
 def zero_shot_method(X: np.ndarray, head: PrototypeHead):

@@ -102,3 +102,20 @@ def test_a_colour_that_is_not_css_is_a_one_line_error(tmp_path, color):
     path.write_text(SCHEMA.format(color=repr(color)), encoding="utf-8")
     with pytest.raises(InputError, match="label 1: color .* is not a CSS colour"):
         read_schema(path)
+
+
+def test_check_label_is_the_one_unknown_label_message():
+    from stance.core.schema import check_label
+
+    names = ("favor", "against", "none")
+    assert check_label("none", names, "a.csv") == "none"
+    with pytest.raises(InputError) as err:
+        check_label("maybe", names, "a.csv", line=3)
+    assert str(err.value) == (
+        "a.csv line 3: unknown label 'maybe' (expected favor, against, none)"
+    )
+    with pytest.raises(InputError) as err:
+        check_label("Favor", names, "x.json", where="task 2 (id 12)")
+    assert str(err.value) == (
+        "x.json: task 2 (id 12): unknown label 'Favor' (expected favor, against, none)"
+    )

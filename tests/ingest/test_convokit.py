@@ -326,6 +326,20 @@ def test_multi_root_conversation_is_reported(tmp_path):
     assert summary["problems"] == ["conversation c has 2 roots (a tree has one)"]
 
 
+def test_written_reply_links_are_checked_by_check_integrity(tmp_path):
+    """The corpus writer reports what core.thread.check_integrity finds."""
+    turns = [
+        Turn("a", "ann", "c", None, 1, "one", {}),
+        Turn("b", "bob", "c", "gone", 2, "two", {}),
+        Turn("x", "ann", "d", "y", 3, "three", {}),
+        Turn("y", "bob", "d", "x", 4, "four", {}),
+    ]
+    problems = write_corpus(tmp_path / "c", turns)["problems"]
+    assert "'b' replies to missing turn 'gone'" in problems
+    assert any("reply cycle" in p for p in problems)
+    assert "conversation d has 0 roots (a tree has one)" in problems
+
+
 @pytest.mark.parametrize(
     ("given", "filled"),
     [

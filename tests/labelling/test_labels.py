@@ -27,7 +27,7 @@ def write(tmp_path, name, body):
 
 def test_unknown_stance_names_file_and_line(tmp_path):
     p = write(tmp_path, "a.csv", "fine text,favor\nother text,maybe\n")
-    with pytest.raises(InputError, match=r"a.csv line 3: unknown stance 'maybe'"):
+    with pytest.raises(InputError, match=r"a.csv line 3: unknown label 'maybe'"):
         read_labels(p, NAMES)
 
 
@@ -118,7 +118,7 @@ def test_append_label_keeps_the_files_columns_and_final_newline(tmp_path):
     [
         ({"text": "  ", "stance": "none"}, "empty text"),
         ({"text": "a\x00b", "stance": "none"}, "NUL"),
-        ({"text": "fine", "stance": "maybe"}, "unknown stance 'maybe'"),
+        ({"text": "fine", "stance": "maybe"}, "unknown label 'maybe'"),
         (
             {"text": "The  pact was FINE", "stance": "against"},
             "already labelled 'favor'",
@@ -165,7 +165,7 @@ def test_pending_rows_are_skipped_and_counted(tmp_path):
 def test_unknown_stance_still_an_error_with_extra_columns(tmp_path):
     p = tmp_path / "b.csv"
     p.write_text("text,stance,guess\nsome text,Favor,favor\n", encoding="utf-8")
-    with pytest.raises(InputError, match="line 2: unknown stance 'Favor'"):
+    with pytest.raises(InputError, match="line 2: unknown label 'Favor'"):
         load_labels([p], NAMES)
 
 

@@ -94,7 +94,7 @@ def test_check_unknown_label_is_a_one_line_error(tmp_path):
     res = run_cli("labels", "check", bad, "--no-model", env=ENV)
     assert res.returncode == 2
     assert res.stderr.strip() == (
-        f"error: {bad} line 3: unknown stance 'pro' (expected favor, against, none)"
+        f"error: {bad} line 3: unknown label 'pro' (expected favor, against, none)"
     )
 
 
