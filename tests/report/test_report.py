@@ -63,13 +63,14 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
     from stance.ingest.parse import parse_paths
     from stance.model.find import load_model
     from stance.model.predict import predict_rows, thread_aware_rows
-    from stance.report.data import report_paths
+    from stance.report.data import report_rows
 
     schema = find_schema(None)
     model = load_model(None, schema)
     assert model.lexical_weight > 0  # the shipped default is the ensemble
     pages = sorted(SEEDS.glob("*.txt"))[:2]
-    data = report_paths(pages, model, schema, thread_aware=thread_aware)
+    _, got_rows, _ = report_rows(pages, model, schema, thread_aware=thread_aware)
+    data = {"rows": {r["id"]: r for r in got_rows}}
     turns = parse_paths(pages).turns
     if thread_aware:
         rows = list(thread_aware_rows(turns, model, schema.sides))
@@ -112,16 +113,16 @@ def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
                 }
             )
     labelled = [turns[0].text]  # the most uncertain turn is labelled already
-    rep = build_report(turns, rows, schema, np.zeros((12, 4)), "m", labelled)
-    ids = [r["id"] for r in rep["next_to_label"]]
+    rep = build_report(turns, rows, schema, "m", labelled)
+    ids = [q.turn_id for q in rep.next_to_label]
     assert "a0" not in ids
     # b has no label yet, so its most unsure turn comes first; then one more of
     # each thread in turn, the more uncertain first
     assert ids[:4] == ["b0", "a1", "b1", "a2"]
 
     every = [x.text for x in turns]
-    done = build_report(turns, rows, schema, np.zeros((12, 4)), "m", every)
-    assert done["next_to_label"] == []
+    done = build_report(turns, rows, schema, "m", every)
+    assert done.next_to_label == ()
     assert NOTHING_TO_LABEL in render_markdown(done)
     assert NOTHING_TO_LABEL in render_html(done)
 
@@ -190,9 +191,7 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
     assert a["unscored"] == 1
     assert agreement(rows, {}, names) is None
 
-    rep = build_report(
-        turns, rows, find_schema(None), np.zeros((6, 4)), "m", human=human
-    )
+    rep = build_report(turns, rows, find_schema(None), "m", human=human)
     md, page = render_markdown(rep), render_html(rep)
     for text in (md, page):
         assert "Model vs. human labels" in text
