@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,7 +79,6 @@ def main() -> None:
         "\nBase rates of the human labels: "
         + ", ".join(f"{k} {v} ({v / len(texts):.0%})" for k, v in base.most_common())
     )
-    del np
 
 
 if __name__ == "__main__":
