@@ -119,8 +119,9 @@ def _choose_k(X: np.ndarray, k_max: int) -> int:
 def _quotes(members: np.ndarray, sims: np.ndarray, sents) -> tuple[Sentence, ...]:
     chosen, seen = [], set()
     for i in members[np.argsort(-sims[members], kind="stable")]:
-        if sents[i].turn_id not in seen:
-            seen.add(sents[i].turn_id)
+        key = " ".join(sents[i].text.lower().split())
+        if sents[i].turn_id not in seen and key not in seen:
+            seen.update((sents[i].turn_id, key))  # a page copied is no second quote
             chosen.append(sents[i])
         if len(chosen) == QUOTES:
             break

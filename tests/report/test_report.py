@@ -15,6 +15,8 @@ def t(i, reply=None, conv="c", text="x", speaker=None, quotes=()):
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path):
+    """The seed and held-out pages (45 pages, dated turns, both sides): every
+    section renders, and the page a browser draws is not blank."""
     from conftest import SEEDS, run_cli
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,8 +25,19 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
             "chromium not installed (apt-get install chromium); .ci/run installs it"
         )
     report = tmp_path / "report.html"
-    res = run_cli("report", SEEDS, "--no-recursive", "-o", report)
+    res = run_cli("report", SEEDS, SEEDS / "heldout", "--no-recursive", "-o", report)
     assert res.returncode == 0, res.stderr
+    page = report.read_text()
+    for section in (
+        "Key points of each side",
+        "Stance over time",
+        "Argument chains",
+        '<ul class="tree">',
+        "<details><summary>",  # more than 15 pages
+        'class="kp"',
+    ):
+        assert section in page, section
+    assert (tmp_path / "report_pages.csv").is_file()
     shot = tmp_path / "shot.png"
     subprocess.run(
         [
@@ -35,7 +48,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
             "--disable-background-networking",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,2000",
+            "--window-size=1200,4000",
             f"--screenshot={shot}",
             report.as_uri(),
         ],
@@ -43,7 +56,6 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
         timeout=120,
     )
     assert shot.is_file() and shot.stat().st_size > 10_000
-    page = report.read_text()
     assert '<svg class="chart"' in page and "class='chain'" in page
     from matplotlib.image import imread
 
