@@ -3,18 +3,21 @@
 A side's turns (the model's stance) are split into sentences and encoded with
 the model's body (through the embedding cache). Each sentence is first matched
 to the schema's known moves of that side: it takes the move whose phrasings it
-is most similar to, when that cosine is at least `MOVE_THRESHOLD`. The other
-sentences are clustered with k-means (seeded; k from 3 up to what is left of
-`MAX_POINTS`, chosen by silhouette on a seeded sample), and a sentence is under
-a discovered key point when its cosine to the cluster's centre is at least
-`CLUSTER_THRESHOLD`. A turn is under a key point when one of its sentences is.
+is most similar to, when that cosine is at least `MOVE_THRESHOLD`. Of the other
+sentences, those leaning to the side (nearer its label's prototype, the mean of
+its description, examples and phrasings, than any other label's) are clustered
+with k-means (seeded; k from 3 up to what is left of `MAX_POINTS`, chosen by
+silhouette on a seeded sample); a sentence is under a found key point when its
+cosine to the cluster's centre is at least `CLUSTER_THRESHOLD`. A turn is under
+a key point when one of its sentences is.
 
-A key point's statement is the move's name, or the real sentence nearest the
-centre of its cluster (extractive: nothing is generated). Its quotes are the
-sentences of different turns nearest its phrasings or centre.
+A key point's statement is the move's name, or a real sentence of its cluster:
+of the `CENTRAL_SHARE` nearest the centre, the one leaning most to the side
+(extractive: nothing is generated). Its quotes are the sentences of different
+turns nearest its phrasings or centre.
 
-Thresholds are measured, not guessed: `bench/moves_bench.py` on the shipped
-labelled turns (BENCHMARKS.md, "Known moves").
+The move threshold is measured: `bench/moves_bench.py` on the shipped labelled
+turns (BENCHMARKS.md, "Known moves and key points").
 """
 
 from __future__ import annotations
