@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test docs bench bench-curve bench-curve-methods bench-levers bench-convokit lint clean
+.PHONY: install demo test docs bench bench-curve bench-curve-methods bench-levers bench-convokit bench-moves lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-levers: $(STAMP)
 
 bench-convokit: $(STAMP)
 	$(BIN)/python bench/convokit_bench.py
+
+# The schema's known moves against the shipped labelled turns (BENCHMARKS.md).
+bench-moves: $(STAMP)
+	$(BIN)/python bench/moves_bench.py
 
 bench-curve-methods: $(STAMP)
 	$(BIN)/python bench/learning_curve.py --methods --seeds 3 --sizes 100,200,400,800,1600

@@ -586,8 +586,8 @@ PAGE = SEEDS / "000_da80d79405789213.txt"
         (["label", PAGE], "out.tsv", ".jsonl, .csv, .parquet"),
         (["label", PAGE], "out", ".jsonl, .csv, .parquet"),
         (["parse", PAGE], "t.csv", ".jsonl"),
-        (["report", PAGE], "r.txt", ".html, .md"),
-        (["report", PAGE], "report.json", ".html, .md"),
+        (["report", PAGE], "r.txt", ".html, .md, .json"),
+        (["report", PAGE], "report.pdf", ".html, .md, .json"),
         (["suggest", PAGE], "batch.jsonl", ".csv"),
         (["labels", "export", PAGE], "tasks.csv", ".json"),
     ],
@@ -612,4 +612,4 @@ def test_report_formats_are_the_renderers_list():
     """One list: a renderer added to RENDERERS is a format `-o` accepts."""
     from stance.report.render import RENDERERS, REPORT_FORMATS
 
-    assert REPORT_FORMATS == tuple(RENDERERS) == (".html", ".md")
+    assert REPORT_FORMATS == tuple(RENDERERS) == (".html", ".md", ".json")

@@ -2,8 +2,8 @@
 
 The expected outputs in tests/data/golden/ were made by the commands below with
 the shipped model (models/default); any change to what these commands write or
-print (turns, rows, the HTML and Markdown report, the summary lines, `--explain`)
-fails here. A change meant to alter them regenerates the files with
+print (turns, rows, the HTML, Markdown and JSON report, the summary lines,
+`--explain`) fails here. A change meant to alter them regenerates the files with
 STANCE_UPDATE_GOLDEN=1 (the one run that writes into the checkout) and says why
 in its commit.
 """
@@ -55,6 +55,7 @@ COMMANDS = {
     ],
     "report.html": ["report", *SEED_PAGES, *HELDOUT_PAGES, "-q", "-o", "OUT"],
     "report.md": ["report", *SEED_PAGES, *HELDOUT_PAGES, "-q", "-o", "OUT"],
+    "report.json": ["report", *SEED_PAGES, *HELDOUT_PAGES, "-q", "-o", "OUT"],
 }
 
 

@@ -342,7 +342,9 @@ def report_cli(
     trust_unsigned: TrustOpt = False,
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="report.html or report.md (-: stdout)"),
+        typer.Option(
+            "--output", "-o", help="report.html, report.md or report.json (-: stdout)"
+        ),
     ] = Path("report.html"),
     schema: SchemaOpt = None,
     thread_aware: ThreadOpt = False,
@@ -350,16 +352,18 @@ def report_cli(
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write the stance summary report: distribution, chains, key arguments,
-    agreement with the human labels of these pages.
+    """Write the stance summary report: distribution, key points per side,
+    rebuttals, stance over time, chains, agreement with the human labels of
+    these pages (HTML, Markdown or JSON; the page and speaker tables also as
+    CSV beside it).
 
     Example: stance report seeds/heldout -o report.html
     """
-    from stance.core.files import atomic_write_text, check_output_path
+    from stance.core.files import check_output_path
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema
     from stance.report.data import report_paths
-    from stance.report.render import REPORT_FORMATS, render_report
+    from stance.report.render import REPORT_FORMATS, write_report
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
@@ -375,17 +379,17 @@ def report_cli(
             progress=bars,
             min_confidence=min_confidence,
         )
-    atomic_write_text(output, render_report(rep, output))
-    agree = rep["agreement"]
+    write_report(rep, output)
+    agree = rep.agreement
     _console().print(
-        f"{rep['n']} turns, {len(rep['chains'])} chains"
+        f"{rep.n} turns, {len(rep.key_points)} key points, {len(rep.chains)} chains"
         + (
-            f"; model agrees with {agree['overall']['agree']} of "
-            f"{agree['overall']['n']} human labels"
+            f"; model agrees with {agree.overall.agree} of "
+            f"{agree.overall.n} human labels"
             if agree
             else ""
         )
-        + _skipped_summary(rep["skipped"])
+        + _skipped_summary(rep.skipped)
         + f" -> {output}",
         markup=False,
     )

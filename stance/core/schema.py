@@ -47,11 +47,21 @@ def check_label(
 
 
 @dataclass(frozen=True)
+class Move:
+    """A known argument move of one label: a name and a few phrasings of it
+    (guideline text, not labels); the report matches sentences to them."""
+
+    name: str
+    phrasings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class LabelSpec:
     name: str
     description: str
     examples: tuple[str, ...]
     color: str
+    moves: tuple[Move, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,7 @@ def read_schema(path: str | Path) -> Schema:
                 description=str(item.get("description", "")).strip(),
                 examples=tuple(str(x) for x in item.get("examples", [])),
                 color=color,
+                moves=_moves(path, i, item.get("moves", [])),
             )
         )
     names = [s.name for s in specs]
@@ -129,6 +140,28 @@ def read_schema(path: str | Path) -> Schema:
         sides=sides,
         path=str(path),
     )
+
+
+def _moves(path: Path, i: int, raw) -> tuple[Move, ...]:
+    """A label's `[[labels.moves]]`: each a name and a non-empty list of phrasings."""
+    if not isinstance(raw, list):
+        raise InputError(path, f"label {i + 1}: 'moves' must be a list of tables")
+    moves = []
+    for k, item in enumerate(raw):
+        where = f"label {i + 1}, move {k + 1}"
+        if not isinstance(item, dict) or not _is_text(item.get("name")):
+            raise InputError(path, f"{where} has no name")
+        phrasings = item.get("phrasings")
+        if (
+            not isinstance(phrasings, list)
+            or not phrasings
+            or not all(map(_is_text, phrasings))
+        ):
+            raise InputError(path, f"{where}: 'phrasings' must be a list of texts")
+        moves.append(Move(str(item["name"]).strip(), tuple(map(str, phrasings))))
+    if len({m.name for m in moves}) != len(moves):
+        raise InputError(path, f"label {i + 1}: move names repeat")
+    return tuple(moves)
 
 
 def _is_text(value) -> bool:
@@ -215,6 +248,8 @@ def init_debate(
             f"color = {_toml_str(DEFAULT_COLORS[i % len(DEFAULT_COLORS)])}",
             'description = ""',
             "examples = []",
+            "# known argument moves: [[labels.moves]] name = ..., phrasings = [...]",
+            "moves = []",
         ]
     label_file = directory / "labels" / "labels.csv"
     readme = directory / "README.md"

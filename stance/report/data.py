@@ -14,14 +14,19 @@ from stance.core.schema import UNCERTAIN, Schema
 from stance.core.thread import Turn
 from stance.ingest.chains import build_chains, describe_chain
 from stance.ingest.lang import ENCODER_LANGUAGES
+from stance.report.model import (
+    Agreement,
+    AgreementRow,
+    Group,
+    Label,
+    Report,
+)
 
 UNCERTAIN_BELOW = 0.5
 
 NO_STANCE = "–"  # a turn left without a stance (its language), in chains
 
 TOP_CHAINS = 12
-
-KEY_ARGUMENTS = 3
 
 TO_LABEL_NEXT = 15
 
@@ -32,8 +37,9 @@ NOTHING_TO_LABEL = (
 
 
 def _page(row: dict) -> str:
-    src = (row.get("meta", {}).get("sources") or [{}])[0].get("file", "")
-    return Path(src).name or row["conversation_id"]
+    from stance.report.sections import page_of
+
+    return page_of(row)
 
 
 def distribution(
@@ -192,33 +198,25 @@ def human_labels(turns: Sequence[Turn], schema: Schema, model) -> dict:
     return join_by_text(turns, by_key)
 
 
-def key_arguments(rows: Sequence[dict], vectors: np.ndarray, side: str, k: int) -> list:
-    """The most central turns of one side: highest mean cosine to that side's turns."""
-    idx = [i for i, r in enumerate(rows) if r["stance"] == side]
-    if not idx:
-        return []
-    V = vectors[idx]
-    sim = V @ V.T
-    centrality = (sim.sum(axis=1) - 1) / max(len(idx) - 1, 1)
-    order = np.argsort(-centrality)[:k]
-    return [{**rows[idx[o]], "centrality": float(centrality[o])} for o in order]
-
-
 def build_report(
     turns: Sequence[Turn],
     rows: Sequence[dict],
     schema: Schema,
-    vectors: np.ndarray,
     model_name: str,
     labelled: Sequence[str] = (),
     human: dict | None = None,
     uncertain_below: float = UNCERTAIN_BELOW,
-) -> dict:
+    embed=None,
+) -> Report:
     """The report's data. `labelled`: texts labelled already, never suggested;
     `human`: the human labels of these turns (`human_labels`); `uncertain_below`:
-    the confidence under which a turn counts as uncertain."""
+    the confidence under which a turn counts as uncertain; `embed`: texts ->
+    L2-normalised vectors (the model's body) for the key points (None: none)."""
+    from stance.report import sections
+
     names = list(schema.names)
     by_id = {r["id"]: r for r in rows}
+    sources = sections.addresses(rows)
     chain_set = build_chains(turns)
     described = [describe_chain(c, by_id, schema.sides) for c in chain_set.chains]
     described.sort(key=lambda d: (-len(d["turning_points"]), -d["length"]))
@@ -232,36 +230,65 @@ def build_report(
         ranked = rank_turns([t for t, _ in scored], proba, classes, labelled)
         next_up = [by_id[c.turn.id] for c in ranked[:TO_LABEL_NEXT]]
     skipped = Counter(r["skipped"] for r in rows if r.get("skipped"))
-    return {
-        "schema": schema,
-        "model": model_name,
-        "n": len(rows),
-        "uncertain_below": uncertain_below,
-        "abstained": sum(r.get("stance") == UNCERTAIN for r in rows),
-        "overall": distribution(rows, names, lambda r: "all turns", uncertain_below)[0]
+    points: dict = {side: [] for side in schema.sides}
+    if embed is not None:
+        from stance.report.keypoints import answered, key_points
+
+        points = key_points([r for r in rows if not r.get("skipped")], schema, embed)
+    kps, coverage = sections.key_point_data(points, by_id, sources)
+    agree = agreement(rows, human or {}, names)
+    counts = Counter(r["stance"] for r in rows if not r.get("skipped"))
+    return Report(
+        name=schema.name,
+        target=schema.target,
+        model=model_name,
+        labels=tuple(Label(spec.name, spec.color) for spec in schema.labels),
+        sides=tuple(schema.sides),
+        n=len(rows),
+        counts={n: counts.get(n, 0) for n in names},
+        uncertain_below=uncertain_below,
+        abstained=sum(r.get("stance") == UNCERTAIN for r in rows),
+        skipped=dict(skipped.most_common()),
+        overall=Group(
+            **distribution(rows, names, lambda r: "all turns", uncertain_below)[0]
+        )
         if rows
         else None,
-        "per_page": distribution(rows, names, _page, uncertain_below),
-        "per_speaker": [
-            d
+        per_page=tuple(
+            Group(**d) for d in distribution(rows, names, _page, uncertain_below)
+        ),
+        per_speaker=tuple(
+            Group(**d)
             for d in distribution(
                 rows, names, lambda r: r.get("speaker") or "(unknown)", uncertain_below
             )
             if d["group"] != "(unknown)"
-        ],
-        "chains": [d for d in described if d["length"] > 1][:TOP_CHAINS],
-        "chain_warnings": chain_set.warnings,
-        "key_arguments": {
-            s: key_arguments(rows, vectors, s, KEY_ARGUMENTS) for s in schema.sides
-        },
-        "next_to_label": next_up,
-        "agreement": agreement(rows, human or {}, names),
-        "skipped": dict(skipped.most_common()),
-        "rows": by_id,
-    }
+        ),
+        agreement=None
+        if agree is None
+        else Agreement(
+            overall=AgreementRow(**agree["overall"]),
+            by_status=tuple(AgreementRow(**r) for r in agree["by_status"]),
+            per_page=tuple(AgreementRow(**r) for r in agree["per_page"]),
+            unscored=agree["unscored"],
+            abstained=agree["abstained"],
+        ),
+        key_points=kps,
+        coverage=coverage,
+        rebuttals=sections.rebuttal_data(answered(points, chain_set.parent))
+        if embed is not None
+        else (),
+        timelines=sections.timelines(rows, names),
+        chains=tuple(
+            sections.chain_data(d, chain_set.parent, by_id, sources)
+            for d in [d for d in described if d["length"] > 1][:TOP_CHAINS]
+        ),
+        chain_warnings=tuple(chain_set.warnings),
+        next_to_label=tuple(sections.quote(r, sources) for r in next_up),
+    )
 
 
-def report_paths(
+def report_rows(
     paths,
     model,
     schema: Schema,
@@ -269,15 +296,15 @@ def report_paths(
     languages: Sequence[str] | None = ENCODER_LANGUAGES,
     progress: Progress = NO_PROGRESS,
     min_confidence: float | None = None,
-) -> dict:
-    """Parse, embed once, label from those embeddings, and build the report data.
+) -> tuple[list[Turn], list[dict], str]:
+    """Parse, embed once, and label from those embeddings: the turns, their
+    rows (as `stance label` writes them) and the model's name.
 
     Turns in a language the model does not read (`languages`; None: any) are
     not embedded or labelled; the report counts them. With `min_confidence`, a
     turn under it is `uncertain` (`predict.abstain`) and counted for no side.
     """
     from stance.ingest.parse import parse_paths
-    from stance.labelling.suggest import labelled_texts, project_label_files
     from stance.model.find import model_name
     from stance.model.predict import (
         abstain,
@@ -302,10 +329,28 @@ def report_paths(
     rows = list(
         abstain(merge_rows(turns, keep, proba, skipped, model, suffix), min_confidence)
     )
-    vectors = np.zeros((len(turns), X.shape[1] if len(X) else 1), dtype=np.float32)
-    vectors[keep] = X
+    return turns, rows, model_name(model) + suffix
+
+
+def report_paths(
+    paths,
+    model,
+    schema: Schema,
+    thread_aware: bool = False,
+    languages: Sequence[str] | None = ENCODER_LANGUAGES,
+    progress: Progress = NO_PROGRESS,
+    min_confidence: float | None = None,
+) -> Report:
+    """`report_rows`, then the report data, with key points from the model's
+    body (sentence embeddings through its cache)."""
+    from stance.labelling.suggest import labelled_texts, project_label_files
+
+    turns, rows, name = report_rows(
+        paths, model, schema, thread_aware, languages, progress, min_confidence
+    )
     labelled = labelled_texts(project_label_files(schema), schema.names)
-    name = model_name(model) + suffix
     human = human_labels(turns, schema, model)
     below = UNCERTAIN_BELOW if min_confidence is None else min_confidence
-    return build_report(turns, rows, schema, vectors, name, labelled, human, below)
+    return build_report(
+        turns, rows, schema, name, labelled, human, below, embed=model.features
+    )

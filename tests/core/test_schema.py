@@ -119,3 +119,31 @@ def test_check_label_is_the_one_unknown_label_message():
     assert str(err.value) == (
         "x.json: task 2 (id 12): unknown label 'Favor' (expected favor, against, none)"
     )
+
+
+def test_known_moves_are_read_per_label_and_init_writes_none(tmp_path):
+    """The shipped schema lists the guideline's typical moves for its sides;
+    `stance init` writes an empty list; a move without phrasings is refused."""
+    shipped = read_schema(ROOT / "labels" / "schema.toml")
+    for spec in shipped.labels:
+        if spec.name in shipped.sides:
+            assert len(spec.moves) >= 3
+            assert all(m.name and m.phrasings for m in spec.moves)
+    res = run_cli("init", tmp_path / "d", "--target", "t", "--labels", "a,b")
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / "d" / "labels" / "schema.toml").read_text()
+    assert "moves = []" in text
+    made = read_schema(tmp_path / "d" / "labels" / "schema.toml")
+    assert all(s.moves == () for s in made.labels)
+    bad = tmp_path / "bad.toml"
+    for moves, problem in (
+        ('[[labels.moves]]\nname = "m"\nphrasings = []', "'phrasings' must be"),
+        ('[[labels.moves]]\nphrasings = ["x"]', "move 1 has no name"),
+        ("moves = 3", "'moves' must be a list"),
+    ):
+        bad.write_text(
+            f'[[labels]]\nname = "a"\n{moves}\n[[labels]]\nname = "b"\n',
+            encoding="utf-8",
+        )
+        with pytest.raises(InputError, match=problem):
+            read_schema(bad)

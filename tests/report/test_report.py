@@ -15,6 +15,8 @@ def t(i, reply=None, conv="c", text="x", speaker=None, quotes=()):
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path):
+    """The seed and held-out pages (45 pages, dated turns, both sides): every
+    section renders, and the page a browser draws is not blank."""
     from conftest import SEEDS, run_cli
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,8 +25,19 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
             "chromium not installed (apt-get install chromium); .ci/run installs it"
         )
     report = tmp_path / "report.html"
-    res = run_cli("report", SEEDS, "--no-recursive", "-o", report)
+    res = run_cli("report", SEEDS, SEEDS / "heldout", "--no-recursive", "-o", report)
     assert res.returncode == 0, res.stderr
+    page = report.read_text()
+    for section in (
+        "Key points of each side",
+        "Stance over time",
+        "Argument chains",
+        '<ul class="tree">',
+        "<details><summary>",  # more than 15 pages
+        'class="kp"',
+    ):
+        assert section in page, section
+    assert (tmp_path / "report_pages.csv").is_file()
     shot = tmp_path / "shot.png"
     subprocess.run(
         [
@@ -35,7 +48,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
             "--disable-background-networking",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,2000",
+            "--window-size=1200,4000",
             f"--screenshot={shot}",
             report.as_uri(),
         ],
@@ -43,7 +56,6 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
         timeout=120,
     )
     assert shot.is_file() and shot.stat().st_size > 10_000
-    page = report.read_text()
     assert '<svg class="chart"' in page and "class='chain'" in page
     from matplotlib.image import imread
 
@@ -63,13 +75,14 @@ def test_report_labels_equal_stance_labels_with_the_shipped_model(thread_aware):
     from stance.ingest.parse import parse_paths
     from stance.model.find import load_model
     from stance.model.predict import predict_rows, thread_aware_rows
-    from stance.report.data import report_paths
+    from stance.report.data import report_rows
 
     schema = find_schema(None)
     model = load_model(None, schema)
     assert model.lexical_weight > 0  # the shipped default is the ensemble
     pages = sorted(SEEDS.glob("*.txt"))[:2]
-    data = report_paths(pages, model, schema, thread_aware=thread_aware)
+    _, got_rows, _ = report_rows(pages, model, schema, thread_aware=thread_aware)
+    data = {"rows": {r["id"]: r for r in got_rows}}
     turns = parse_paths(pages).turns
     if thread_aware:
         rows = list(thread_aware_rows(turns, model, schema.sides))
@@ -112,16 +125,16 @@ def test_worth_labelling_next_skips_labelled_turns_and_spreads_over_threads():
                 }
             )
     labelled = [turns[0].text]  # the most uncertain turn is labelled already
-    rep = build_report(turns, rows, schema, np.zeros((12, 4)), "m", labelled)
-    ids = [r["id"] for r in rep["next_to_label"]]
+    rep = build_report(turns, rows, schema, "m", labelled)
+    ids = [q.turn_id for q in rep.next_to_label]
     assert "a0" not in ids
     # b has no label yet, so its most unsure turn comes first; then one more of
     # each thread in turn, the more uncertain first
     assert ids[:4] == ["b0", "a1", "b1", "a2"]
 
     every = [x.text for x in turns]
-    done = build_report(turns, rows, schema, np.zeros((12, 4)), "m", every)
-    assert done["next_to_label"] == []
+    done = build_report(turns, rows, schema, "m", every)
+    assert done.next_to_label == ()
     assert NOTHING_TO_LABEL in render_markdown(done)
     assert NOTHING_TO_LABEL in render_html(done)
 
@@ -190,9 +203,7 @@ def test_agreement_with_human_labels_per_page_per_status_and_overall():
     assert a["unscored"] == 1
     assert agreement(rows, {}, names) is None
 
-    rep = build_report(
-        turns, rows, find_schema(None), np.zeros((6, 4)), "m", human=human
-    )
+    rep = build_report(turns, rows, find_schema(None), "m", human=human)
     md, page = render_markdown(rep), render_html(rep)
     for text in (md, page):
         assert "Model vs. human labels" in text
