@@ -315,11 +315,17 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
 
 
 def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
-    """All turns of the inputs; structured files stream, raw pages are parsed."""
+    """All turns of the inputs; structured files stream, raw pages are parsed.
+
+    The ids already met are held in an `IdSet`: memory stays flat on millions
+    of turns.
+    """
+    from stance.core.idset import IdSet
+
     files = expand_paths(paths)
     structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
     pages = [f for f in files if f not in structured]
-    seen: set[str] = set()
+    seen = IdSet()
     if pages:
         for turn in parse_paths(pages).turns:
             seen.add(turn.id)
