@@ -91,11 +91,15 @@ def parse_cli(
         bool, typer.Option("--no-dedup", help="Keep duplicate turns")
     ] = False,
     fmt: FormatOpt = "jsonl",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Split pages into deduplicated turns.
 
     Example: stance parse seeds/*.txt -o turns.jsonl
-    (or --format convokit -o corpus/ for a ConvoKit corpus directory)
+    (or --format convokit -o corpus/ for a ConvoKit corpus directory;
+    --workers 2 or --scheduler tcp://HOST:8786: pages read and duplicates
+    found on Dask workers, with the same result)
     """
     from stance.core.writers import TURN_FORMATS, write_turns
     from stance.ingest.parse import parse_paths
@@ -103,7 +107,14 @@ def parse_cli(
     output = output or Path("-")
     corpus = _check_format(fmt, output, TURN_FORMATS, "stance parse")
     paths, bad = _inputs(paths, no_recursive, skip_bad)
-    result = parse_paths(paths, dedupe=not no_dedup)
+    if _distributed(scheduler, workers):
+        from stance.scale.cluster import connect
+        from stance.scale.dedup import parse_paths as parse_on_dask
+
+        with connect(scheduler, workers) as client:
+            result = parse_on_dask(client, paths, dedupe=not no_dedup)
+    else:
+        result = parse_paths(paths, dedupe=not no_dedup)
     if corpus:
         from stance.ingest.convokit import write_corpus
 
