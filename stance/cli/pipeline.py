@@ -439,11 +439,15 @@ def report_cli(
     min_confidence: MinConfidenceOpt = None,
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Write the stance summary report: distribution, chains, key arguments,
     agreement with the human labels of these pages.
 
     Example: stance report seeds/heldout -o report.html
+    (or stance report labelled/ -o report.md: a dataset of `stance label
+    --partitioned`, counted with dask.dataframe per page, speaker and month)
     """
     from stance.core.files import atomic_write_text, check_output_path
     from stance.core.progress import on_terminal, progress_bars
@@ -453,6 +457,32 @@ def report_cli(
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
+    if len(paths) == 1 and (paths[0] / "part-00000.parquet").is_file():
+        from stance.scale.report import dataset_report, is_row_dataset
+
+        if is_row_dataset(paths[0]):
+            if _distributed(scheduler, workers):
+                from stance.scale.cluster import connect
+
+                with connect(scheduler, workers) as client:
+                    rep = dataset_report(paths[0], sch, client)
+            else:
+                rep = dataset_report(paths[0], sch)
+            atomic_write_text(output, render_report(rep, output))
+            _console().print(
+                f"{rep['n']} turns of the dataset {paths[0]}"
+                + _skipped_summary(rep["skipped"])
+                + f" -> {output}",
+                markup=False,
+            )
+            return
+    if _distributed(scheduler, workers):
+        from stance.core.errors import StanceError
+
+        raise StanceError(
+            "--scheduler/--workers: stance report runs on Dask for a labelled "
+            "dataset (stance label --partitioned -o DIR)"
+        )
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     mdl = _load_model(model, sch, trust_unsigned)
     with progress_bars(on_terminal() and not quiet) as bars:

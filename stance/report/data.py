@@ -36,6 +36,54 @@ def _page(row: dict) -> str:
     return Path(src).name or row["conversation_id"]
 
 
+def month_of(row: dict) -> str:
+    """`YYYY-MM` (UTC) of a row's timestamp in Unix seconds, else `(no date)`."""
+    import datetime as dt
+
+    ts = row.get("timestamp")
+    if isinstance(ts, str):
+        try:
+            ts = float(ts)
+        except ValueError:
+            return "(no date)"
+    if not isinstance(ts, int | float) or ts != ts:
+        return "(no date)"
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m")
+    except (OverflowError, OSError, ValueError):
+        return "(no date)"
+
+
+def dataset_report(rows: Sequence[dict], schema: Schema, dataset: str) -> dict:
+    """The report data of labelled rows read back (`stance label` output), in
+    one process: distributions per page, speaker and month, no chains.
+    `scale.report.dataset_report` computes the same with dask.dataframe."""
+    names = list(schema.names)
+    skipped = Counter(r["skipped"] for r in rows if r.get("skipped"))
+    return {
+        "schema": schema,
+        "model": rows[0]["model"] if rows else "model",
+        "n": len(rows),
+        "uncertain_below": UNCERTAIN_BELOW,
+        "abstained": sum(r.get("stance") == UNCERTAIN for r in rows),
+        "overall": distribution(rows, names, lambda r: "all turns")[0]
+        if rows
+        else None,
+        "per_page": distribution(rows, names, _page),
+        "per_speaker": [
+            d
+            for d in distribution(
+                rows, names, lambda r: r.get("speaker") or "(unknown)"
+            )
+            if d["group"] != "(unknown)"
+        ],
+        "per_month": distribution(rows, names, month_of),
+        "agreement": None,
+        "skipped": dict(skipped.most_common()),
+        "dataset": dataset,
+    }
+
+
 def distribution(
     rows: Sequence[dict],
     names: Sequence[str],
