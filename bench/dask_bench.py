@@ -227,13 +227,50 @@ def flat(args) -> None:
     )
 
 
+def dedup(args) -> None:
+    """`find_duplicates` on N recombined turns (bench/run.py's dedup set): one
+    process, then a 2-worker LocalCluster; the answers must be equal."""
+    from stance.ingest.dedup import find_duplicates
+    from stance.scale import dedup as scale_dedup
+    from stance.scale.cluster import connect
+
+    texts = synthetic(real_turns(), args.turns, seed=1)
+    load = load1()
+    t0 = time.perf_counter()
+    here = find_duplicates(texts)
+    t_here = time.perf_counter() - t0
+    merged = sum(r != i for i, r in enumerate(here))
+    row(
+        f"dedup {args.turns:,} turns, one process",
+        f"{t_here:.1f} s",
+        f"{merged:,} merged",
+        f"load {load}",
+    )
+    with connect(workers=2) as client:
+        client.wait_for_workers(2)
+        load = load1()
+        t0 = time.perf_counter()
+        there = scale_dedup.find_duplicates(client, texts)
+        t_there = time.perf_counter() - t0
+    same = there == here
+    row(
+        f"dedup {args.turns:,} turns, 2-worker LocalCluster",
+        f"{t_there:.1f} s",
+        f"identical to one process: {same}",
+        f"load {load}",
+    )
+    if not same:
+        raise SystemExit("dedup on Dask differs from the one-process answer")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["cold", "hits", "flat", "dedup"])
-    ap.add_argument("--turns", type=int, default=400)
+    ap.add_argument("--turns", type=int, default=0)
     ap.add_argument("--pool", type=int, default=2000)
     ap.add_argument("--sizes", default="")
     args = ap.parse_args()
+    args.turns = args.turns or (100_000 if args.what == "dedup" else 400)
     if args.what == "flat":
         args.sizes = args.sizes or "100000,1000000"
     if args.what == "hits":
