@@ -201,7 +201,7 @@ def flat(args) -> None:
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
     env = env_with(cache)
-    run_tree([*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out")], env)
+    run_tree([*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out.jsonl")], env)
     peaks = {}
     for n in map(int, args.sizes.split(",")):
         big, out = tmp / f"turns-{n}.jsonl", tmp / f"out-{n}.jsonl"
