@@ -199,7 +199,7 @@ def dask_client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: no clash with another cluster
     )
     try:
         c = Client(cluster)

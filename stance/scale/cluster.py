@@ -50,7 +50,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: no clash with another cluster
     )
     try:
         client = Client(cluster)
