@@ -154,8 +154,8 @@ def cold(args) -> None:
 def hits(args) -> None:
     """Cache hits at scale through the real CLI on `--workers 2`."""
     tmp = Path(tempfile.mkdtemp(prefix="stance-dask-hits-"))
-    cache = tmp / "cache"
-    pool = synthetic(real_turns(), args.pool, seed=5)
+    cache = Path(args.cache) if args.cache else tmp / "cache"
+    pool = synthetic(real_turns(), args.pool, seed=args.seed)
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
     env = env_with(cache)
@@ -201,7 +201,9 @@ def flat(args) -> None:
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
     env = env_with(cache)
-    run_tree([*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out.jsonl")], env)
+    run_tree(
+        [*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out.jsonl")], env
+    )
     peaks = {}
     for n in map(int, args.sizes.split(",")):
         big, out = tmp / f"turns-{n}.jsonl", tmp / f"out-{n}.jsonl"
@@ -269,6 +271,10 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=0)
     ap.add_argument("--pool", type=int, default=2000)
     ap.add_argument("--sizes", default="")
+    ap.add_argument("--seed", type=int, default=5, help="of the hits pool's texts")
+    ap.add_argument(
+        "--cache", default="", help="hits: a worker cache that holds the pool already"
+    )
     args = ap.parse_args()
     args.turns = args.turns or (100_000 if args.what == "dedup" else 400)
     if args.what == "flat":
