@@ -13,8 +13,9 @@ BENCHMARKS.md). `IdSet` answers the same `in` and `add` with fixed memory:
   an id the filter may have seen is looked up there, so the answer is exact.
 
 At 10M ids the filter's false-positive rate is ~2%: those ids cost one
-indexed look-up each. Per id this costs a few microseconds more than a set
-(bench/dask_bench.py idset); labelling takes ~85 us a turn.
+indexed look-up each. The price is time: 1M `in` + `add` took 20.8 s against
+3.1 s for a set (the same loop, at load 10 on 2 cores), ~18 us an id where
+`stance label` spends ~85 us a turn.
 """
 
 from __future__ import annotations
