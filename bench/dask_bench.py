@@ -196,8 +196,8 @@ def hits(args) -> None:
 def flat(args) -> None:
     """Single-process `stance label` on N cache-hit turns: peak RSS per N."""
     tmp = Path(tempfile.mkdtemp(prefix="stance-dask-flat-"))
-    cache = tmp / "cache"
-    pool = synthetic(real_turns(), 500, seed=7)
+    cache = Path(args.cache) if args.cache else tmp / "cache"
+    pool = synthetic(real_turns(), args.pool, seed=args.seed)
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
     env = env_with(cache)
@@ -273,7 +273,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="")
     ap.add_argument("--seed", type=int, default=5, help="of the hits pool's texts")
     ap.add_argument(
-        "--cache", default="", help="hits: a worker cache that holds the pool already"
+        "--cache", default="", help="hits, flat: a cache that holds the pool already"
     )
     args = ap.parse_args()
     args.turns = args.turns or (100_000 if args.what == "dedup" else 400)
