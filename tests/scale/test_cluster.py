@@ -49,3 +49,16 @@ def test_scheduler_and_workers_together_is_an_error(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == "error: --scheduler and --workers: give one of them"
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_partitioned_output_never_replaces_a_folder_of_other_files(tmp_path):
+    page = sorted(SEEDS.glob("*.txt"))[0]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    res = run_cli("label", page, "-o", mine, "--partitioned")
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        f"error: {mine}: not a dataset of `stance label --partitioned`: move it away"
+    )
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
