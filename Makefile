@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test docs bench bench-curve bench-curve-methods bench-levers bench-convokit bench-moves lint clean
+.PHONY: install demo test docs bench bench-dask bench-dask-check bench-curve bench-curve-methods bench-levers bench-convokit bench-moves lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,19 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The Dask path (issue 19): cold encoding 1 vs 2 workers, cache hits at 1M and
+# 3M turns on a 2-worker LocalCluster, single-process peak RSS at 100k vs 1M,
+# dedup of 100k turns on Dask vs one process. Results go in BENCHMARKS.md by hand.
+bench-dask: $(STAMP)
+	$(BIN)/python bench/dask_bench.py cold
+	$(BIN)/python bench/dask_bench.py dedup
+	$(BIN)/python bench/dask_bench.py flat
+	$(BIN)/python bench/dask_bench.py hits
+
+# The done-when check: a real `dask scheduler` and two `dask worker` processes.
+bench-dask-check: $(STAMP)
+	$(BIN)/python bench/dask_cluster_check.py
 
 bench-curve: $(STAMP)
 	$(BIN)/python bench/learning_curve.py

@@ -184,3 +184,35 @@ def project(_held_out_template, tmp_path):
     dest = tmp_path / "project"
     shutil.copytree(root, dest)
     return dest, held
+
+
+# One real Dask LocalCluster (2 worker processes on 127.0.0.1) per test module
+# that asks for it (tests/scale), always closed.
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",  # any free port: no clash with another cluster
+    )
+    try:
+        c = Client(cluster)
+        try:
+            c.wait_for_workers(2, timeout=60)
+            yield c
+        finally:
+            c.close()
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def dask_cache_dir(tmp_path_factory):
+    """The embedding cache of the workers and of the single-process runs."""
+    return tmp_path_factory.getbasetemp() / "stance-cache"

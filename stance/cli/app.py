@@ -169,3 +169,27 @@ MethodOpt = Annotated[
         "--method", help="Uncertainty measure of the probabilities: margin or entropy"
     ),
 ]
+
+
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on this Dask scheduler (tcp://HOST:PORT); the inputs, model "
+        "and --cache-dir must be on storage its workers see",
+    ),
+]
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Run on a local Dask cluster of this many worker processes",
+    ),
+]
+
+
+def _distributed(scheduler: str | None, workers: int | None) -> bool:
+    """Whether the command runs on Dask (`stance.scale`); never imports dask."""
+    return bool(scheduler) or workers is not None

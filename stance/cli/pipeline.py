@@ -15,11 +15,14 @@ from stance.cli.app import (
     NoRecursiveOpt,
     Paths,
     QuietOpt,
+    SchedulerOpt,
     SchemaOpt,
     SkipBadOpt,
     ThreadOpt,
     TrustOpt,
+    WorkersOpt,
     _console,
+    _distributed,
     _inputs,
     _languages,
     _list_skipped,
@@ -88,11 +91,15 @@ def parse_cli(
         bool, typer.Option("--no-dedup", help="Keep duplicate turns")
     ] = False,
     fmt: FormatOpt = "jsonl",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Split pages into deduplicated turns.
 
     Example: stance parse seeds/*.txt -o turns.jsonl
-    (or --format convokit -o corpus/ for a ConvoKit corpus directory)
+    (or --format convokit -o corpus/ for a ConvoKit corpus directory;
+    --workers 2 or --scheduler tcp://HOST:8786: pages read and duplicates
+    found on Dask workers, with the same result)
     """
     from stance.core.writers import TURN_FORMATS, write_turns
     from stance.ingest.parse import parse_paths
@@ -100,7 +107,14 @@ def parse_cli(
     output = output or Path("-")
     corpus = _check_format(fmt, output, TURN_FORMATS, "stance parse")
     paths, bad = _inputs(paths, no_recursive, skip_bad)
-    result = parse_paths(paths, dedupe=not no_dedup)
+    if _distributed(scheduler, workers):
+        from stance.scale.cluster import connect
+        from stance.scale.dedup import parse_paths as parse_on_dask
+
+        with connect(scheduler, workers) as client:
+            result = parse_on_dask(client, paths, dedupe=not no_dedup)
+    else:
+        result = parse_paths(paths, dedupe=not no_dedup)
     if corpus:
         from stance.ingest.convokit import write_corpus
 
@@ -223,7 +237,8 @@ def label_cli(
             "--output",
             "-o",
             help="Write rows here (.jsonl, .csv or .parquet; - or none: stdout; "
-            "the corpus directory with --format convokit)",
+            "the corpus directory with --format convokit, or a partitioned "
+            "Parquet dataset with --partitioned)",
         ),
     ] = None,
     schema: SchemaOpt = None,
@@ -232,29 +247,58 @@ def label_cli(
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "jsonl",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Embedding cache folder of the Dask workers (default: each "
+            "worker's own cache; point it at shared storage to share it)",
+        ),
+    ] = None,
+    partitioned: Annotated[
+        bool,
+        typer.Option(
+            "--partitioned",
+            help="Write -o DIR as a partitioned Parquet dataset, one file per block",
+        ),
+    ] = False,
 ) -> None:
     """Label every turn with a stance, a confidence and a score per class.
 
     Turns in a language the model does not read get `stance` null and
     `skipped` (`language: ru`). Example: stance label seeds/*.txt -o labelled.jsonl
-    (or --format convokit -o corpus/: the labels go in each utterance's meta)
+    (or --format convokit -o corpus/: the labels go in each utterance's meta;
+    --workers 2 or --scheduler tcp://HOST:8786: on Dask workers)
     """
+    from stance.core.errors import StanceError
     from stance.core.progress import on_terminal, progress_bars
     from stance.core.schema import find_schema
-    from stance.core.writers import ROW_FORMATS, write_rows
+    from stance.core.writers import ROW_FORMATS, write_row_dataset, write_rows
     from stance.ingest.parse import STRUCTURED_SUFFIXES, expand_paths, iter_turns
     from stance.model.predict import abstain, predict_rows, thread_aware_rows
 
     output = output or Path("-")
-    corpus = _check_format(fmt, output, ROW_FORMATS, "stance label")
+    dataset = partitioned
+    if dataset:
+        from stance.core.files import check_directory_output
+        from stance.core.writers import not_a_row_dataset
+
+        if fmt != "jsonl":
+            raise StanceError("--partitioned writes Parquet: drop --format")
+        check_directory_output(output, not_a_row_dataset)
+        corpus = False
+    else:
+        corpus = _check_format(fmt, output, ROW_FORMATS, "stance label")
+    on_dask = _distributed(scheduler, workers)
+    if on_dask and thread_aware:
+        raise StanceError("--thread-aware needs whole threads: run it without Dask")
+    if cache_dir is not None and not on_dask:
+        raise StanceError("--cache-dir is for Dask workers (else set STANCE_CACHE)")
     sch = find_schema(schema)
     mdl = _load_model(model, sch, trust_unsigned)
     paths, bad = _inputs(paths, no_recursive, skip_bad)
-    turns = iter_turns(paths)
-    total = None
-    if not any(f.suffix.lower() in STRUCTURED_SUFFIXES for f in expand_paths(paths)):
-        turns = list(turns)  # pages are parsed whole anyway: the bar has a total
-        total = len(turns)
     counts: dict[str, int] = {}
     skipped: dict[str, int] = {}
 
@@ -266,25 +310,59 @@ def label_cli(
                 counts[row["stance"]] = counts.get(row["stance"], 0) + 1
             yield row
 
-    languages = _languages(any_language)
-    with progress_bars(on_terminal() and not quiet) as bars:
-        rows = (
-            thread_aware_rows(turns, mdl, sch.sides, languages, bars)
-            if thread_aware
-            else predict_rows(
-                turns, mdl, languages=languages, progress=bars, total=total
+    def write(blocks) -> int:
+        if dataset:
+            return write_row_dataset(
+                output, (list(counted(b)) for b in blocks), list(mdl.classes_)
             )
-        )
-        rows = abstain(rows, min_confidence)
+        rows = (row for b in blocks for row in b)
         if corpus:
             from stance.ingest.convokit import write_corpus
 
             summary = write_corpus(output, counted(rows))
-            n = summary["utterances"]
             _print_corpus(summary, output)
-        else:
-            n = write_rows(output, counted(rows), classes=list(mdl.classes_))
-    _console().print(
+            return summary["utterances"]
+        return write_rows(output, counted(rows), classes=list(mdl.classes_))
+
+    languages = _languages(any_language)
+    workers_used: dict[str, int] = {}
+    if on_dask:
+        from stance.scale.cluster import connect
+        from stance.scale.label import label_blocks, make_job
+
+        job = make_job(model, sch, trust_unsigned, cache_dir, languages, min_confidence)
+        with connect(scheduler, workers) as client:
+
+            def blocks():
+                for result in label_blocks(client, paths, job):
+                    workers_used[result.worker] = workers_used.get(
+                        result.worker, 0
+                    ) + len(result.rows)
+                    yield result.rows
+
+            n = write(blocks())
+    else:
+        turns = iter_turns(paths)
+        total = None
+        if not any(
+            f.suffix.lower() in STRUCTURED_SUFFIXES for f in expand_paths(paths)
+        ):
+            turns = list(turns)  # pages are parsed whole anyway: the bar has a total
+            total = len(turns)
+        with progress_bars(on_terminal() and not quiet) as bars:
+            rows = (
+                thread_aware_rows(turns, mdl, sch.sides, languages, bars)
+                if thread_aware
+                else predict_rows(
+                    turns, mdl, languages=languages, progress=bars, total=total
+                )
+            )
+            rows = abstain(rows, min_confidence)
+            n = write(_blocks_of(rows))
+    err = _console()
+    for name, k in sorted(workers_used.items()):
+        err.print(f"worker {name}: {k} turns", markup=False)
+    err.print(
         f"{n} turns, {n - sum(skipped.values())} labelled: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         + _skipped_summary(skipped)
@@ -292,6 +370,18 @@ def label_cli(
         markup=False,
     )
     _list_skipped(bad)
+
+
+def _blocks_of(rows, size: int = 5000):
+    """Rows in lists of `size` (the parts of a partitioned dataset)."""
+    buf = []
+    for row in rows:
+        buf.append(row)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
 
 
 @app.command("evaluate")
@@ -351,6 +441,8 @@ def report_cli(
     min_confidence: MinConfidenceOpt = None,
     any_language: AnyLanguageOpt = False,
     quiet: QuietOpt = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Write the stance summary report: distribution, key points per side,
     rebuttals, stance over time, chains, agreement with the human labels of
@@ -358,6 +450,8 @@ def report_cli(
     CSV beside it).
 
     Example: stance report seeds/heldout -o report.html
+    (or stance report labelled/ -o report.md: a dataset of `stance label
+    --partitioned`, counted with dask.dataframe per page, speaker and month)
     """
     from stance.core.files import check_output_path
     from stance.core.progress import on_terminal, progress_bars
@@ -367,6 +461,32 @@ def report_cli(
 
     check_output_path(output, suffixes=REPORT_FORMATS, what="stance report")
     sch = find_schema(schema)
+    if len(paths) == 1 and (paths[0] / "part-00000.parquet").is_file():
+        from stance.scale.report import dataset_report, is_row_dataset
+
+        if is_row_dataset(paths[0]):
+            if _distributed(scheduler, workers):
+                from stance.scale.cluster import connect
+
+                with connect(scheduler, workers) as client:
+                    rep = dataset_report(paths[0], sch, client)
+            else:
+                rep = dataset_report(paths[0], sch)
+            write_report(rep, output)
+            _console().print(
+                f"{rep.n} turns of the dataset {paths[0]}"
+                + _skipped_summary(rep.skipped)
+                + f" -> {output}",
+                markup=False,
+            )
+            return
+    if _distributed(scheduler, workers):
+        from stance.core.errors import StanceError
+
+        raise StanceError(
+            "--scheduler/--workers: stance report runs on Dask for a labelled "
+            "dataset (stance label --partitioned -o DIR)"
+        )
     paths, bad = _inputs(paths, no_recursive, skip_bad)
     mdl = _load_model(model, sch, trust_unsigned)
     with progress_bars(on_terminal() and not quiet) as bars:

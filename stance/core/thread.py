@@ -134,10 +134,13 @@ def turn_to_json(turn: Turn, extra: dict[str, Any] | None = None) -> str:
 
 
 def iter_jsonl_objects(
-    path: str | Path, lines: Iterable[str]
+    path: str | Path, lines: Iterable[str], first_line: int = 1
 ) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) per non-blank JSONL line; a bad line is an InputError."""
-    for lineno, line in enumerate(lines, start=1):
+    """Yield (line number, object) per non-blank JSONL line; a bad line is an InputError.
+
+    `first_line`: the number of the first line (a block of a file starts later).
+    """
+    for lineno, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         try:
@@ -152,10 +155,10 @@ def iter_jsonl_objects(
 
 
 def iter_jsonl_turns(
-    path: str | Path, lines: Iterable[str]
+    path: str | Path, lines: Iterable[str], first_line: int = 1
 ) -> Iterator[tuple[int, Turn]]:
     """Yield (line number, turn) per non-blank JSONL line; a bad line is an InputError."""
-    for lineno, record in iter_jsonl_objects(path, lines):
+    for lineno, record in iter_jsonl_objects(path, lines, first_line):
         try:
             yield lineno, Turn.from_dict(record)
         except (ValueError, KeyError, TypeError) as exc:

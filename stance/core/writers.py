@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -116,3 +117,30 @@ def _write_parquet(path: Path, rows: Iterable[dict], classes=None) -> int:
             flush()
         writer.close()
     return n
+
+
+def write_row_dataset(
+    directory: Path | str, blocks: Iterable[list[dict]], classes=None
+) -> int:
+    """A partitioned Parquet dataset: one `part-NNNNN.parquet` per block of rows,
+    in order, built under a temporary name and swapped into place whole
+    (`files.atomic_directory`). pandas, pyarrow and dask read the folder as
+    one table."""
+    from stance.core.files import atomic_directory
+
+    n = 0
+    with atomic_directory(directory, may_replace=not_a_row_dataset) as tmp:
+        for k, rows in enumerate(blocks):
+            if rows:
+                n += _write_parquet(Path(tmp) / f"part-{k:05d}.parquet", rows, classes)
+    return n
+
+
+def not_a_row_dataset(folder: Path) -> str | None:
+    """Why `folder` must not be replaced by a row dataset (None: it is one)."""
+    import re
+
+    for entry in os.scandir(folder):
+        if not re.fullmatch(r"part-\d{5}\.parquet", entry.name):
+            return "not a dataset of `stance label --partitioned`: move it away"
+    return None

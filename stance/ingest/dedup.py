@@ -18,8 +18,9 @@ datasketch's MinHashLSH would (same signatures, same bands, same candidates).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import groupby
 
 import numpy as np
 
@@ -309,6 +310,38 @@ def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.count_nonzero(a[pos] == b))
 
 
+def exact_copies(norms: Sequence[str]) -> tuple[list[int], list[int]]:
+    """For each normalised text, the first identical one (itself if none), and
+    the first copies long enough (MIN_CHARS) for the near-duplicate search."""
+    rep = list(range(len(norms)))
+    first_exact: dict[str, int] = {}
+    elig: list[int] = []
+    for i, norm in enumerate(norms):
+        j = first_exact.setdefault(norm, i)
+        if j != i:
+            rep[i] = j
+        elif len(norm) >= MIN_CHARS:
+            elig.append(i)
+    return rep, elig
+
+
+def band_signatures(norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets, hashes, signatures) of texts: their shingle sets in CSR form and
+    the BANDS * ROWS MinHash values that make the LSH bands."""
+    offsets, hashes = shingle_sets(norms)
+    sig = minhash_signatures(offsets, hashes, _permutations(), BANDS * ROWS)
+    return offsets, hashes, sig
+
+
+def needed_jaccard(nchars_a: np.ndarray, nchars_b: np.ndarray) -> np.ndarray:
+    """The Jaccard similarity two texts of these lengths need to merge."""
+    return np.where(
+        np.minimum(nchars_a, nchars_b) >= LONG_CHARS,
+        LONG_JACCARD_THRESHOLD,
+        JACCARD_THRESHOLD,
+    )
+
+
 def find_duplicates(texts: Sequence[str]) -> list[int]:
     """For each text, the index of the first text it duplicates (itself if none).
 
@@ -318,25 +351,61 @@ def find_duplicates(texts: Sequence[str]) -> list[int]:
     threshold wins, the earliest on ties.
     """
     norms = [normalize_text(t) for t in texts]
-    rep = list(range(len(texts)))
-    first_exact: dict[str, int] = {}
-    elig: list[int] = []  # first copies long enough for near-duplicate search
-    for i, norm in enumerate(norms):
-        j = first_exact.setdefault(norm, i)
-        if j != i:
-            rep[i] = j
-        elif len(norm) >= MIN_CHARS:
-            elig.append(i)
+    rep, elig = exact_copies(norms)
     if len(elig) < 2:
         return rep
-    offsets, hashes = shingle_sets([norms[i] for i in elig])
-    sig = minhash_signatures(offsets, hashes, _permutations(), BANDS * ROWS)
+    offsets, hashes, sig = band_signatures([norms[i] for i in elig])
     groups = band_groups(sig)
     del sig
     nchars = np.fromiter((len(norms[i]) for i in elig), np.int64, count=len(elig))
     for k, best in _near_copies(groups, offsets, hashes, nchars):
         rep[elig[k]] = elig[best]
     return rep
+
+
+def passing_pairs(
+    k_of: np.ndarray, j_of: np.ndarray, offsets, hashes, nchars
+) -> list[tuple[int, int, float]]:
+    """(k, j, Jaccard) of the candidate pairs whose similarity reaches
+    `needed_jaccard`: the bucket bound first, then the exact check, as
+    `find_duplicates` decides a pair (indices into the CSR of `offsets`)."""
+    counts = bucket_counts(offsets, hashes)
+    total = np.uint16 if counts.dtype == np.uint8 else np.int64
+    sizes = np.diff(offsets)
+    needed = needed_jaccard(nchars[k_of], nchars[j_of])
+    upper = counts[k_of]
+    np.minimum(upper, counts[j_of], out=upper)
+    upper = upper.sum(axis=1, dtype=total)
+    possible = upper / (sizes[k_of] + sizes[j_of] - upper) >= needed
+    out = []
+    for k, j, need in zip(
+        k_of[possible].tolist(),
+        j_of[possible].tolist(),
+        needed[possible].tolist(),
+        strict=True,
+    ):
+        score = _jaccard(hashes, offsets, k, j)
+        if score >= need:
+            out.append((k, j, score))
+    return out
+
+
+def resolve_near(pairs: Iterable[tuple[int, int, float]]) -> Iterator[tuple[int, int]]:
+    """(k, j): set k merges into the earlier set j, from every passing pair
+    (k, j, Jaccard), j < k, of sets that share an LSH band.
+
+    The rule of `find_duplicates`, replayed in input order: k merges into the
+    most similar j still kept (not merged itself), the earliest on ties.
+    """
+    merged: set[int] = set()
+    for k, group in groupby(sorted(pairs), key=lambda p: p[0]):
+        best = None
+        for _, j, score in group:  # by j: ties keep the first
+            if j not in merged and (best is None or score > best[1]):
+                best = (j, score)
+        if best is not None:
+            merged.add(k)
+            yield k, best[0]
 
 
 def _near_copies(groups, offsets, hashes, nchars) -> Iterator[tuple[int, int]]:
@@ -371,11 +440,7 @@ def _near_copies(groups, offsets, hashes, nchars) -> Iterator[tuple[int, int]]:
             + np.array(cands, dtype=np.int64)
         )
         k_of, j_of = pair // m, pair % m
-        needed = np.where(
-            np.minimum(nchars[k_of], nchars[j_of]) >= LONG_CHARS,
-            LONG_JACCARD_THRESHOLD,
-            JACCARD_THRESHOLD,
-        )
+        needed = needed_jaccard(nchars[k_of], nchars[j_of])
         upper = counts[k_of]
         np.minimum(upper, counts[j_of], out=upper)
         upper = upper.sum(axis=1, dtype=total)
@@ -408,14 +473,20 @@ def _jaccard(hashes, offsets, k: int, j: int) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def dedupe_turns(turns: list[Turn]) -> tuple[list[Turn], int]:
+def dedupe_turns(turns: list[Turn], find=find_duplicates) -> tuple[list[Turn], int]:
     """Merge duplicate turns; keep the first, list every place in `meta.sources`.
 
     Within one conversation a block pasted twice merges into one sequence in
     thread order: a turn found only in the second copy is placed after the
-    turn that precedes it there.
+    turn that precedes it there. `find`: texts -> `find_duplicates`' answer
+    (`scale.dedup` gives the same from Dask workers).
     """
-    rep = find_duplicates([t.text for t in turns])
+    return merge_duplicates(turns, find([t.text for t in turns]))
+
+
+def merge_duplicates(turns: list[Turn], rep: list[int]) -> tuple[list[Turn], int]:
+    """The turns with each duplicate merged into `rep[i]`, the turn it copies."""
+    rep = list(rep)
     for i, r in enumerate(rep):  # an exact copy of a near copy: to the kept turn
         rep[i] = rep[r]
     sources: dict[int, list] = {}

@@ -182,15 +182,26 @@ def _conversation_id(path: Path) -> str:
 
 
 def parse_paths(
-    paths: Iterable[str | Path], *, dedupe: bool = True, recursive: bool = True
+    paths: Iterable[str | Path],
+    *,
+    dedupe: bool = True,
+    recursive: bool = True,
+    read_pages=None,
+    find_duplicates=None,
 ) -> ParseResult:
     """Read every input, take out repeated quotes, merge duplicate turns, then
-    record each turn's language in `meta.lang`."""
+    record each turn's language in `meta.lang`.
+
+    `read_pages(files)` (the Pages, in order) and `find_duplicates(texts)`
+    replace `read_page` on each file and `dedup.find_duplicates`: `scale.dedup`
+    runs both on Dask workers with the same results.
+    """
     from stance.ingest.dedup import dedupe_turns
+    from stance.ingest.dedup import find_duplicates as find_here
     from stance.ingest.lang import with_language
 
     files = expand_paths(paths, recursive)
-    pages = [read_page(f) for f in files]
+    pages = read_pages(files) if read_pages else [read_page(f) for f in files]
     # Structured ids are the user's: one id, one turn, across all inputs.
     owner: dict[str, str] = {}
     for page in pages:
@@ -209,7 +220,7 @@ def parse_paths(
     raw, n_quotes = extract_repeated_quotes(raw)
     merged = 0
     if dedupe:
-        raw, merged = dedupe_turns(raw)
+        raw, merged = dedupe_turns(raw, find_duplicates or find_here)
     raw = link_replies(raw)
     dropped = tuple(d for p in pages for d in p.dropped)
     return ParseResult(
@@ -315,11 +326,17 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
 
 
 def iter_turns(paths: Iterable[Path]) -> Iterator[Turn]:
-    """All turns of the inputs; structured files stream, raw pages are parsed."""
+    """All turns of the inputs; structured files stream, raw pages are parsed.
+
+    The ids already met are held in an `IdSet`: memory stays flat on millions
+    of turns.
+    """
+    from stance.core.idset import IdSet
+
     files = expand_paths(paths)
     structured = [f for f in files if f.suffix.lower() in STRUCTURED_SUFFIXES]
     pages = [f for f in files if f not in structured]
-    seen: set[str] = set()
+    seen = IdSet()
     if pages:
         for turn in parse_paths(pages).turns:
             seen.add(turn.id)

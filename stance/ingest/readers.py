@@ -16,7 +16,7 @@ from stance.core.thread import Turn, iter_jsonl_turns
 CSV_COLUMNS = ("id", "speaker", "conversation_id", "reply_to", "timestamp", "text")
 
 
-def _without_text(path: str, lines: list[int]) -> None:
+def without_text(path: str, lines: list[int]) -> None:
     """Say once per file which turns were skipped for having no text."""
     if lines:
         shown = ", ".join(map(str, lines[:5])) + (" ..." if len(lines) > 5 else "")
@@ -66,7 +66,7 @@ def iter_csv_turns(
                 continue
             n += 1
             turn_id = row.get("id") or f"{stem}:{row_no - 2:04d}"
-            _claim_id(turn_id, seen, path, line)
+            claim_id(turn_id, seen, path, line)
             meta = _json_meta(raw_meta, path, line) if raw_meta else {}
             meta.setdefault("kind", "comment")
             meta.setdefault("sources", [{"file": path, "line": line}])
@@ -83,7 +83,7 @@ def iter_csv_turns(
     except csv.Error as exc:
         # the record that failed starts on the line after the last whole one
         raise InputError(path, f"malformed CSV ({exc})", line=end + 1) from None
-    _without_text(path, empty)
+    without_text(path, empty)
     if not n:
         raise InputError(path, "CSV has no rows with text")
 
@@ -125,7 +125,7 @@ def iter_parquet_turns(
                     return None if v is None or str(v).strip() == "" else str(v).strip()
 
                 turn_id = value("id") or f"{stem}:{row_no - 1:04d}"
-                _claim_id(turn_id, seen, path, row_no)
+                claim_id(turn_id, seen, path, row_no)
                 raw = row.get("meta")
                 meta = (
                     _json_meta(raw, path, row_no)
@@ -146,7 +146,7 @@ def iter_parquet_turns(
                 )
     except (pa.ArrowException, OSError) as exc:
         raise InputError(path, f"unreadable Parquet ({exc})") from None
-    _without_text(path, empty)
+    without_text(path, empty)
     if not n:
         raise InputError(path, "Parquet file has no rows with text")
 
@@ -166,7 +166,7 @@ def _json_meta(raw: str, path: str, line: int) -> dict:
     return meta
 
 
-def _claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
+def claim_id(turn_id: str, seen: set[str], path: str, line: int) -> None:
     if turn_id in seen:
         raise InputError(
             path, f"duplicate id {turn_id!r} (ids must be unique)", line=line
@@ -191,21 +191,33 @@ def parse_jsonl_lines(
     link to a repeated id would be ambiguous.
     """
     seen = set() if seen_ids is None else seen_ids
-    empty = []
-    for lineno, turn in iter_jsonl_turns(path, lines):
+    empty: list[int] = []
+    for lineno, turn in iter_jsonl_block(lines, path, 1, empty):
+        claim_id(turn.id, seen, path, lineno)
+        yield turn
+    without_text(path, empty)
+
+
+def iter_jsonl_block(
+    lines: Iterable[str], path: str, first_line: int, empty: list[int]
+) -> Iterator[tuple[int, Turn]]:
+    """(line number, turn) of JSONL lines numbered from `first_line`, meta filled
+    in; ids are not checked here. The lines of turns without text go to `empty`.
+
+    `parse_jsonl_lines` reads a whole file with it; `scale.label` a block of one.
+    """
+    for lineno, turn in iter_jsonl_turns(path, lines, first_line):
         text = _newlines(turn.text).strip()  # as a CSV's text is read
         if not text:  # skipped as a CSV row without text is
             empty.append(lineno)
             continue
-        _claim_id(turn.id, seen, path, lineno)
         if text != turn.text:
             turn = replace(turn, text=text)
         meta = dict(turn.meta)
         meta.setdefault("kind", "comment")
         meta.setdefault("sources", [{"file": path, "line": lineno}])
         meta.setdefault("quotes", [])
-        yield turn.with_meta(**meta)
-    _without_text(path, empty)
+        yield lineno, turn.with_meta(**meta)
 
 
 def parse_jsonl_text(text: str, path: str) -> list[Turn]:

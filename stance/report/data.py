@@ -42,6 +42,91 @@ def _page(row: dict) -> str:
     return page_of(row)
 
 
+def month_of(row: dict) -> str:
+    """`YYYY-MM` (UTC) of a row's timestamp in Unix seconds, else `(no date)`."""
+    import datetime as dt
+
+    ts = row.get("timestamp")
+    if isinstance(ts, str):
+        try:
+            ts = float(ts)
+        except ValueError:
+            return "(no date)"
+    if not isinstance(ts, int | float) or ts != ts:
+        return "(no date)"
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m")
+    except (OverflowError, OSError, ValueError):
+        return "(no date)"
+
+
+def dataset_report(rows: Sequence[dict], schema: Schema, dataset: str) -> Report:
+    """The report data of labelled rows read back (`stance label` output), in
+    one process: distributions per page, speaker and month, no chains.
+    `scale.report.dataset_report` computes the same with dask.dataframe."""
+    names = list(schema.names)
+    skipped = Counter(r["skipped"] for r in rows if r.get("skipped"))
+    return counted_report(
+        schema,
+        model=rows[0]["model"] if rows else "model",
+        n=len(rows),
+        abstained=sum(r.get("stance") == UNCERTAIN for r in rows),
+        skipped=dict(skipped.most_common()),
+        overall=distribution(rows, names, lambda r: "all turns")[0] if rows else None,
+        per_page=distribution(rows, names, _page),
+        per_speaker=distribution(
+            rows, names, lambda r: r.get("speaker") or "(unknown)"
+        ),
+        per_month=distribution(rows, names, month_of),
+        dataset=dataset,
+    )
+
+
+def counted_report(
+    schema: Schema,
+    *,
+    model: str,
+    n: int,
+    abstained: int,
+    skipped: dict[str, int],
+    overall: dict | None,
+    per_page: Sequence[dict],
+    per_speaker: Sequence[dict],
+    per_month: Sequence[dict],
+    dataset: str,
+) -> Report:
+    """The `Report` of a labelled dataset from its counts (`distribution`'s
+    dicts): no chains, key points or suggestions, which need the threads."""
+    names = list(schema.names)
+    return Report(
+        name=schema.name,
+        target=schema.target,
+        model=model,
+        labels=tuple(Label(spec.name, spec.color) for spec in schema.labels),
+        sides=tuple(schema.sides),
+        n=n,
+        counts={k: overall["counts"][k] for k in names}
+        if overall
+        else dict.fromkeys(names, 0),
+        uncertain_below=UNCERTAIN_BELOW,
+        abstained=abstained,
+        skipped=skipped,
+        overall=Group(**overall) if overall else None,
+        per_page=tuple(Group(**d) for d in per_page),
+        per_speaker=tuple(Group(**d) for d in per_speaker if d["group"] != "(unknown)"),
+        agreement=None,
+        key_points=(),
+        coverage={},
+        rebuttals=(),
+        timelines=(),
+        chains=(),
+        chain_warnings=(),
+        next_to_label=(),
+        per_month=tuple(Group(**d) for d in per_month),
+        dataset=dataset,
+    )
+
+
 def distribution(
     rows: Sequence[dict],
     names: Sequence[str],

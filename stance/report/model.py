@@ -145,6 +145,9 @@ class Report:
     chains: tuple[Chain, ...]
     chain_warnings: tuple[str, ...]
     next_to_label: tuple[Quote, ...]
+    # a labelled dataset (`stance label --partitioned`), counted without threads:
+    per_month: tuple[Group, ...] = ()  # its turns per month (YYYY-MM, UTC)
+    dataset: str | None = None  # its folder; None for a report on pages
 
     @property
     def colors(self) -> dict[str, str]:
