@@ -25,6 +25,8 @@ BOUGHT_TIME_PHRASINGS = (
     "Stalin needed time to rearm and build up his defences before the German attack.",
 )
 OTHER = [
+    "Chamberlain never wanted a real alliance with Moscow against Germany.",
+    "London and Paris delayed the talks for months while Hitler prepared his war.",
     "My grandfather fought at Stalingrad and never talked about the war afterwards.",
     "The weather in Moscow that August was unusually hot for the season.",
     "Trade between the two countries grew quickly in the year after the treaty.",
@@ -107,11 +109,23 @@ def test_turns_making_a_known_move_fall_under_it_and_others_do_not(embed):
     assert set(moves["The pact bought time"].turn_ids) == {"a-0", "a-1", "a-2"}
     assert set(moves["They divided Poland"].turn_ids) == {"c-0", "c-1", "c-2"}
     assert all(p.side == favor for p in points[favor])
-    # the unmatched favor sentences are clustered; statements are real sentences
+    # the unmatched favor sentences leaning to favor are clustered, the others
+    # (the archives sentence leans away) are under no point; statements are
+    # real sentences
+    from stance.report.keypoints import _prototypes
+
+    protos = _prototypes(schema, embed)
+    vecs = embed(OTHER)
+    lean = vecs @ protos[favor] - (vecs @ protos[against]).clip(
+        min=vecs @ protos["none"]
+    )
+    leaning = {f"b-{i}" for i in range(len(OTHER)) if lean[i] > 0}
+    assert 0 < len(leaning) < len(OTHER)
     found = [p for p in points[favor] if p.kind == "found"]
     assert found and all(p.statement in OTHER for p in found)
+    covered = {t for p in found for t in p.turn_ids}
+    assert covered and covered <= leaning
     for p in found:
-        assert set(p.turn_ids) <= {f"b-{i}" for i in range(len(OTHER))}
         assert 1 <= len(p.quotes) <= 3
         assert len({q.turn_id for q in p.quotes}) == len(p.quotes)
     assert key_points(rows, schema, embed) == points  # seeded: the same again
