@@ -35,10 +35,14 @@ def children(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
+        kids = []
+        # every thread's children: a LocalCluster's nanny spawns its worker
+        # from the event-loop thread, not the main one
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids += (task / "children").read_text().split()
+            except OSError:
+                continue
         for k in map(int, kids):
             out.append(k)
             todo.append(k)
