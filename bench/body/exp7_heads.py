@@ -34,14 +34,19 @@ def tfidf_lr(texts_tr, y_tr, char=False):
     vecs = [TfidfVectorizer(**TFIDF)]
     if char:
         vecs.append(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                            min_df=2)
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2
+            )
         )
     Xtr = sparse.hstack([v.fit_transform(texts_tr) for v in vecs]).tocsr()
-    lr = LogisticRegression(class_weight="balanced", max_iter=3000, C=10.0).fit(Xtr, y_tr)
+    lr = LogisticRegression(class_weight="balanced", max_iter=3000, C=10.0).fit(
+        Xtr, y_tr
+    )
 
     def proba(texts):
-        return lr.predict_proba(sparse.hstack([v.transform(texts) for v in vecs]).tocsr())
+        return lr.predict_proba(
+            sparse.hstack([v.transform(texts) for v in vecs]).tocsr()
+        )
 
     return proba, lr.classes_
 
@@ -147,7 +152,11 @@ def main():
         }
         print(name, rows[name], flush=True)
     out = EXP / "exp7_heads.json"
-    out.write_text(json.dumps({"n_labels": len(y), "repeats": args.repeats, "rows": rows}, indent=1))
+    out.write_text(
+        json.dumps(
+            {"n_labels": len(y), "repeats": args.repeats, "rows": rows}, indent=1
+        )
+    )
     print("wrote", out)
 
 

@@ -42,7 +42,9 @@ def choose(y, emb, lex, classes, sides):
         for offs in itertools.product(GRID, repeat=len(classes) - len(none)):
             b = np.zeros(len(classes))
             b[[i for i in range(len(classes)) if i not in none]] = offs
-            s = metrics(y, classes[(logp + b).argmax(1)], list(classes), sides)["macro_f1"]
+            s = metrics(y, classes[(logp + b).argmax(1)], list(classes), sides)[
+                "macro_f1"
+            ]
             if s > best_s + 1e-9:
                 best, best_s = (w, b), s
     return best
@@ -60,7 +62,18 @@ def main():
         for tr, te in grouped_folds(groups, n_folds=5, seed=r):
             emb, lex = inner_oof(texts[tr], X[tr], y[tr], groups[tr])
             # the plain vote: weight by inner macro-F1, no offsets (as exp7)
-            wp = max(WEIGHTS, key=lambda w: (metrics(y[tr], classes[((1 - w) * emb + w * lex).argmax(1)], list(classes), sides)["macro_f1"], -abs(w - 0.5)))
+            wp = max(
+                WEIGHTS,
+                key=lambda w: (
+                    metrics(
+                        y[tr],
+                        classes[((1 - w) * emb + w * lex).argmax(1)],
+                        list(classes),
+                        sides,
+                    )["macro_f1"],
+                    -abs(w - 0.5),
+                ),
+            )
             w, b = choose(y[tr], emb, lex, classes, sides)
             out["chosen"].append([w, b.tolist()])
             p, _ = emb_lr(X[tr], y[tr])
@@ -71,7 +84,13 @@ def main():
         for k, pred in (("plain", plain), ("offsets", off)):
             m = metrics(y, pred.astype(str), list(classes), sides)
             out[k].append(round(m["macro_f1"], 4))
-            print(r, k, round(m["macro_f1"], 4), {c: round(v["f1"], 3) for c, v in m["per_class"].items()}, flush=True)
+            print(
+                r,
+                k,
+                round(m["macro_f1"], 4),
+                {c: round(v["f1"], 3) for c, v in m["per_class"].items()},
+                flush=True,
+            )
     for k in ("plain", "offsets"):
         print(k, np.mean(out[k]).round(4), np.std(out[k], ddof=1).round(4))
     (EXP / "exp8_bias.json").write_text(json.dumps(out, indent=1))
