@@ -91,8 +91,8 @@ LEXICAL = {
 }
 
 
-def vote_weight(texts, X, y, groups, lexical, sides):
-    """The vote weight chosen by grouped CV inside these rows only."""
+def inner_oof(texts, X, y, groups, lexical):
+    """Both heads' out-of-fold probabilities inside these rows (4 grouped folds)."""
     classes = np.unique(y)
     emb = np.zeros((len(y), len(classes)))
     lex = np.zeros((len(y), len(classes)))
@@ -101,6 +101,13 @@ def vote_weight(texts, X, y, groups, lexical, sides):
         emb[te] = p(X[te])
         q, _ = lexical(texts[tr], y[tr])
         lex[te] = q(texts[te])
+    return emb, lex
+
+
+def vote_weight(texts, X, y, groups, lexical, sides):
+    """The vote weight chosen by grouped CV inside these rows only."""
+    classes = np.unique(y)
+    emb, lex = inner_oof(texts, X, y, groups, lexical)
     score = {
         w: metrics(y, classes[((1 - w) * emb + w * lex).argmax(1)], classes, sides)[
             "macro_f1"

@@ -15,23 +15,11 @@ import json
 
 import numpy as np
 from common import EXP, frozen_X, load
-from exp7_heads import WEIGHTS, emb_lr, tfidf_lr
+from exp7_heads import WEIGHTS, emb_lr, inner_oof, tfidf_lr
 
 from stance.model.evaluate import grouped_folds, metrics
 
 GRID = np.arange(-1.0, 1.01, 0.25)
-
-
-def inner_oof(texts, X, y, groups):
-    classes = np.unique(y)
-    emb = np.zeros((len(y), len(classes)))
-    lex = np.zeros((len(y), len(classes)))
-    for tr, te in grouped_folds(groups, n_folds=4, seed=1):
-        p, _ = emb_lr(X[tr], y[tr])
-        emb[te] = p(X[te])
-        q, _ = tfidf_lr(texts[tr], y[tr])
-        lex[te] = q(texts[te])
-    return emb, lex
 
 
 def choose(y, emb, lex, classes, sides):
@@ -60,7 +48,7 @@ def main():
         plain = np.empty(len(y), dtype=object)
         off = np.empty(len(y), dtype=object)
         for tr, te in grouped_folds(groups, n_folds=5, seed=r):
-            emb, lex = inner_oof(texts[tr], X[tr], y[tr], groups[tr])
+            emb, lex = inner_oof(texts[tr], X[tr], y[tr], groups[tr], tfidf_lr)
             # the plain vote: weight by inner macro-F1, no offsets (as exp7)
             wp = max(
                 WEIGHTS,
