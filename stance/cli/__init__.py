@@ -18,6 +18,7 @@ from stance.core.errors import StanceError
 # Importing the command modules registers their commands, in this order.
 # isort: off
 from stance.cli import pipeline  # noqa: F401
+from stance.cli import reporting  # noqa: F401
 from stance.cli import labelling  # noqa: F401
 from stance.cli import debate  # noqa: F401
 # isort: on

@@ -100,24 +100,25 @@ def _previous_find_duplicates(texts):
     from datasketch import MinHash, MinHashLSH
 
     from stance.ingest import dedup as d
+    from stance.ingest import minhash as mh
 
     mersenne, max_hash = np.uint64((1 << 61) - 1), np.uint64((1 << 32) - 1)
 
     def shingle_hashes(norm):
         data = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8).astype(np.uint64)
-        if data.size < d.SHINGLE:
-            data = np.pad(data, (0, d.SHINGLE - data.size))
-        h = np.zeros(data.size - d.SHINGLE + 1, dtype=np.uint64)
-        for k in range(d.SHINGLE):
-            h = h * np.uint64(1_000_003) + data[k : data.size - d.SHINGLE + 1 + k]
+        if data.size < mh.SHINGLE:
+            data = np.pad(data, (0, mh.SHINGLE - data.size))
+        h = np.zeros(data.size - mh.SHINGLE + 1, dtype=np.uint64)
+        for k in range(mh.SHINGLE):
+            h = h * np.uint64(1_000_003) + data[k : data.size - mh.SHINGLE + 1 + k]
         h ^= h >> np.uint64(29)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(32)
         return np.unique(h & max_hash)
 
     gen = np.random.RandomState(1)
-    a = gen.randint(1, int(mersenne), size=d.NUM_PERM, dtype=np.uint64)
-    b = gen.randint(0, int(mersenne), size=d.NUM_PERM, dtype=np.uint64)
+    a = gen.randint(1, int(mersenne), size=mh.NUM_PERM, dtype=np.uint64)
+    b = gen.randint(0, int(mersenne), size=mh.NUM_PERM, dtype=np.uint64)
 
     def signature(hashes):
         phv = ((hashes[:, None] * a[None, :] + b[None, :]) % mersenne) & max_hash
@@ -130,7 +131,7 @@ def _previous_find_duplicates(texts):
     norms = [normalize_text(t) for t in texts]
     rep = list(range(len(texts)))
     first_exact = {}
-    lsh = MinHashLSH(threshold=d.LSH_THRESHOLD, num_perm=d.NUM_PERM)
+    lsh = MinHashLSH(threshold=mh.LSH_THRESHOLD, num_perm=mh.NUM_PERM)
     shingles = {}
     for i, norm in enumerate(norms):
         if norm in first_exact:
@@ -228,11 +229,11 @@ def test_fast_path_matches_previous_algorithm(real_texts, seed):
 def test_band_layout_is_datasketchs():
     from datasketch import MinHashLSH
 
-    from stance.ingest import dedup as d
+    from stance.ingest import minhash as mh
 
-    lsh = MinHashLSH(threshold=d.LSH_THRESHOLD, num_perm=d.NUM_PERM)
-    assert (lsh.b, lsh.r) == (d.BANDS, d.ROWS)
-    assert lsh.hashranges[-1][1] == d.BANDS * d.ROWS
+    lsh = MinHashLSH(threshold=mh.LSH_THRESHOLD, num_perm=mh.NUM_PERM)
+    assert (lsh.b, lsh.r) == (mh.BANDS, mh.ROWS)
+    assert lsh.hashranges[-1][1] == mh.BANDS * mh.ROWS
 
 
 @pytest.mark.parametrize("small_blocks", [False, True])
@@ -240,29 +241,30 @@ def test_bulk_shingles_and_signatures_equal_per_text_ones(
     real_texts, small_blocks, monkeypatch
 ):
     from stance.ingest import dedup as d
+    from stance.ingest import minhash as mh
 
     if small_blocks:  # texts and sets larger than a block take the chunked paths
-        monkeypatch.setattr(d, "_BLOCK_BYTES", 700)
-        monkeypatch.setattr(d, "_BLOCK_HASHES", 300)
+        monkeypatch.setattr(mh, "_BLOCK_BYTES", 700)
+        monkeypatch.setattr(mh, "_BLOCK_HASHES", 300)
     norms = [normalize_text(t) for t in real_texts if len(t) >= d.MIN_CHARS]
     assert max(map(len, norms)) > 2 * 700
-    offsets, hashes = d.shingle_sets(norms)
-    perms = d._permutations()
-    sig = d.minhash_signatures(offsets, hashes, perms, workers=2)
-    assert np.array_equal(sig, d.minhash_signatures(offsets, hashes, perms, workers=1))
-    counts = d.bucket_counts(offsets, hashes)
+    offsets, hashes = mh.shingle_sets(norms)
+    perms = mh._permutations()
+    sig = mh.minhash_signatures(offsets, hashes, perms, workers=2)
+    assert np.array_equal(sig, mh.minhash_signatures(offsets, hashes, perms, workers=1))
+    counts = mh.bucket_counts(offsets, hashes)
     for k, norm in enumerate(norms):
-        mine = d.shingle_hashes(norm)
+        mine = mh.shingle_hashes(norm)
         assert np.array_equal(hashes[offsets[k] : offsets[k + 1]], mine)
-        assert np.array_equal(sig[k], d.minhash_signature(mine, perms))
+        assert np.array_equal(sig[k], mh.minhash_signature(mine, perms))
         top = (mine >> np.uint64(32 - 8)).astype(np.int64)
-        assert np.array_equal(counts[k], np.bincount(top, minlength=d.BUCKETS))
+        assert np.array_equal(counts[k], np.bincount(top, minlength=mh.BUCKETS))
     texts = recombined_turns(real_texts, 600, seed=3)
     assert find_duplicates(texts) == _previous_find_duplicates(texts)
 
 
 def test_signature_mod_reduction_handles_the_rare_wraparound():
-    from stance.ingest import dedup as d
+    from stance.ingest import minhash as mh
 
     # a=1, b=M-3: h=3 gives x=M exactly, h=4..9 give x mod M = 1..6 via the
     # correction branch, h=10 gives x>>61 = 1. Compare with plain % M.
@@ -271,8 +273,8 @@ def test_signature_mod_reduction_handles_the_rare_wraparound():
     sets = [np.arange(3, 12, dtype=np.uint64), np.array([4, 9, 1 << 31], np.uint64)]
     offsets = np.array([0, sets[0].size, sets[0].size + sets[1].size])
     hashes = np.concatenate(sets).astype(np.uint32)
-    sig = d.minhash_signatures(offsets, hashes, perms, num=2)
-    assert sig.tolist() == [d.minhash_signature(s, perms).tolist() for s in sets]
+    sig = mh.minhash_signatures(offsets, hashes, perms, num=2)
+    assert sig.tolist() == [mh.minhash_signature(s, perms).tolist() for s in sets]
     assert sig[0, 0] == 0
 
 
@@ -283,15 +285,15 @@ def test_signature_mod_reduction_handles_the_rare_wraparound():
     st.integers(0, 300),
 )
 def test_bucket_bound_never_below_true_intersection(x, extra, shared):
-    from stance.ingest import dedup as d
+    from stance.ingest import minhash as mh
 
     y = set(list(x)[:shared]) | extra
     if not y:
         return
     sets = [np.array(sorted(x), np.uint32), np.array(sorted(y), np.uint32)]
     offsets = np.array([0, len(x), len(x) + len(y)])
-    counts = d.bucket_counts(offsets, np.concatenate(sets)).astype(np.int64)
+    counts = mh.bucket_counts(offsets, np.concatenate(sets)).astype(np.int64)
     upper = np.minimum(counts[0], counts[1]).sum()
-    inter = d.intersection_size(*sets)
+    inter = mh.intersection_size(*sets)
     assert inter == len(x & y)
     assert inter <= upper <= min(len(x), len(y))
