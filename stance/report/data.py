@@ -21,6 +21,7 @@ from stance.report.model import (
     Label,
     Report,
 )
+from stance.report.sections import page_of, period
 
 UNCERTAIN_BELOW = 0.5
 
@@ -36,16 +37,8 @@ NOTHING_TO_LABEL = (
 )
 
 
-def _page(row: dict) -> str:
-    from stance.report.sections import page_of
-
-    return page_of(row)
-
-
 def month_of(row: dict) -> str:
     """`YYYY-MM` (UTC) of a row's timestamp in Unix seconds, else `(no date)`."""
-    import datetime as dt
-
     ts = row.get("timestamp")
     if isinstance(ts, str):
         try:
@@ -55,7 +48,7 @@ def month_of(row: dict) -> str:
     if not isinstance(ts, int | float) or ts != ts:
         return "(no date)"
     try:
-        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m")
+        return period(ts, "month")
     except (OverflowError, OSError, ValueError):
         return "(no date)"
 
@@ -73,7 +66,7 @@ def dataset_report(rows: Sequence[dict], schema: Schema, dataset: str) -> Report
         abstained=sum(r.get("stance") == UNCERTAIN for r in rows),
         skipped=dict(skipped.most_common()),
         overall=distribution(rows, names, lambda r: "all turns")[0] if rows else None,
-        per_page=distribution(rows, names, _page),
+        per_page=distribution(rows, names, page_of),
         per_speaker=distribution(
             rows, names, lambda r: r.get("speaker") or "(unknown)"
         ),
@@ -205,9 +198,9 @@ def agreement(rows: Sequence[dict], human: dict, names: Sequence[str]) -> dict |
             abstained += 1
             continue
         pair = (stance, r["stance"])
-        pairs_by_page.setdefault(_page(r), []).append(pair)
+        pairs_by_page.setdefault(page_of(r), []).append(pair)
         by_status.setdefault(status, []).append(pair)
-        files_by_page.setdefault(_page(r), set()).add(f"{file} ({status})")
+        files_by_page.setdefault(page_of(r), set()).add(f"{file} ({status})")
     if not by_status:
         return None
     return {
@@ -340,7 +333,7 @@ def build_report(
         if rows
         else None,
         per_page=tuple(
-            Group(**d) for d in distribution(rows, names, _page, uncertain_below)
+            Group(**d) for d in distribution(rows, names, page_of, uncertain_below)
         ),
         per_speaker=tuple(
             Group(**d)

@@ -94,7 +94,8 @@ def rebuttal_data(counts: dict) -> tuple[Rebuttal, ...]:
     return tuple(Rebuttal(*key, count) for key, count in ranked)
 
 
-def _period(ts: float, unit: str) -> str:
+def period(ts: float, unit: str) -> str:
+    """`YYYY` or `YYYY-MM` (UTC) of Unix seconds: the report's one date format."""
     d = datetime.fromtimestamp(ts, UTC)
     return f"{d.year:04d}" if unit == "year" else f"{d.year:04d}-{d.month:02d}"
 
@@ -119,7 +120,7 @@ def timelines(rows: Sequence[dict], names: Sequence[str]) -> tuple[Timeline, ...
             continue  # one folder: the same as all pages
         by: dict[str, Counter] = {}
         for r in ds:
-            by.setdefault(_period(r["timestamp"], unit), Counter())[r["stance"]] += 1
+            by.setdefault(period(r["timestamp"], unit), Counter())[r["stance"]] += 1
         periods = tuple(
             Period(p, {n: by[p].get(n, 0) for n in names}) for p in sorted(by)
         )

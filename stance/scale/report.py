@@ -37,7 +37,8 @@ def _indicators(df, names: list[str], below: float, partition_info=None):
     import pandas as pd
 
     from stance.core.schema import UNCERTAIN
-    from stance.report.data import _page, month_of
+    from stance.report.data import month_of
+    from stance.report.sections import page_of
 
     number = partition_info["number"] if partition_info else 0
     n = len(df)
@@ -57,7 +58,7 @@ def _indicators(df, names: list[str], below: float, partition_info=None):
     scored = np.array([not s for s in skipped], dtype=bool)
     out = {
         "page": [
-            _page({"meta": m, "conversation_id": c})
+            page_of({"meta": m, "conversation_id": c})
             for m, c in zip(metas, convs, strict=True)
         ],
         "speaker": [s or "(unknown)" for s in speakers],
