@@ -45,7 +45,8 @@ class Params:
         return self
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits."""
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -56,7 +57,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 200))
     best_t, best_nll = 1.0, np.inf
     for t in grid:
-        p = _softmax(logits / t)
+        p = softmax(logits / t)
         nll = -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean()
         if nll < best_nll:
             best_t, best_nll = float(t), nll
@@ -92,7 +93,7 @@ class LinearHead:
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
-        return _softmax(self.decision_function(X) / self.temperature_)
+        return softmax(self.decision_function(X) / self.temperature_)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -169,14 +170,18 @@ class TfidfHead:
             terms[i] = term
         return terms
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """One logit per class for each text."""
         head = self.head_
         logits = np.tile(head.intercept_, (len(texts), 1))
         for k, (idx, values) in enumerate(
             tfidf_rows(texts, self.vocabulary_, self.idf_)
         ):
             logits[k] += head.coef_[:, idx] @ values
-        return _softmax(logits / head.temperature_)
+        return logits
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return softmax(self.decision_function(texts) / self.head_.temperature_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]

@@ -13,7 +13,7 @@ import numpy as np
 
 from stance.core.schema import Schema
 from stance.model.classify import StanceClassifier
-from stance.model.heads import _softmax
+from stance.model.heads import softmax
 
 METHOD = "zero-shot"
 # Cosine similarities of MiniLM embeddings differ by a few hundredths between
@@ -39,7 +39,7 @@ class PrototypeHead:
         return np.asarray(X, dtype=np.float64) @ self.prototypes_.T
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return _softmax(self.decision_function(X) / self.temperature_)
+        return softmax(self.decision_function(X) / self.temperature_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
