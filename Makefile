@@ -45,7 +45,7 @@ bench-dask: $(STAMP)
 	$(BIN)/python bench/dask_bench.py cold
 	$(BIN)/python bench/dask_bench.py dedup
 	$(BIN)/python bench/dask_bench.py flat
-	$(BIN)/python bench/dask_bench.py hits
+	$(BIN)/python bench/dask_bench.py hits --parsed
 
 # The done-when check: a real `dask scheduler` and two `dask worker` processes.
 bench-dask-check: $(STAMP)
@@ -65,7 +65,7 @@ bench-moves: $(STAMP)
 	$(BIN)/python bench/moves_bench.py
 
 bench-curve-methods: $(STAMP)
-	$(BIN)/python bench/learning_curve.py --methods --seeds 3 --sizes 100,200,400,800,1600
+	$(BIN)/python bench/learning_curve.py --methods --seeds 1 --sizes 400,800,1600,3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check stance tests bench
