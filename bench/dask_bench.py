@@ -1,10 +1,14 @@
 """Benchmarks of the Dask path (`make bench-dask`); prints Markdown rows.
 
     python bench/dask_bench.py cold [--turns 400]      cold encoding, 1 vs 2 workers
-    python bench/dask_bench.py hits [--sizes 1000000,3000000]
+    python bench/dask_bench.py hits [--sizes 1000000,10000000] [--parsed]
                                   cache-hit labelling on a 2-worker LocalCluster
-    python bench/dask_bench.py flat [--sizes 100000,1000000]
+    python bench/dask_bench.py flat [--sizes 100000,1000000] [--parsed]
                                   single-process `stance label` peak RSS (IdSet)
+
+`--parsed` gives the turns `meta.lang`, as `stance parse` writes them: labelling
+then reads the language instead of detecting it (py3langid, ~0.8 ms a turn,
+most of a cache hit's cost).
     python bench/dask_bench.py dedup [--turns 100000]
                                   parse-time dedup, Dask vs single process
 
@@ -87,7 +91,11 @@ def run_tree(
     return wall, own, kids, tail
 
 
-def write_turns(path: Path, pool: list[str], n: int, prefix: str = "") -> None:
+def write_turns(
+    path: Path, pool: list[str], n: int, prefix: str = "", langs: list[str] = ()
+) -> None:
+    """N turns in threads of 50 cycling through `pool`; with `langs` (one per pool
+    text) each turn carries `meta.lang`, as `stance parse` writes it."""
     rng = random.Random(3)
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
@@ -99,7 +107,23 @@ def write_turns(path: Path, pool: list[str], n: int, prefix: str = "") -> None:
                 "reply_to": None if k == 0 else f"{conv}:{rng.randrange(k)}",
                 "text": pool[i % len(pool)],
             }
+            if langs:
+                rec["meta"] = {"lang": langs[i % len(pool)]}
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def pool_languages(args, pool: list[str]) -> list[str]:
+    """Each pool text's language (`--parsed`: turns as `stance parse` writes
+    them, so labelling reads `meta.lang` instead of detecting it), or none."""
+    if not args.parsed:
+        return []
+    from stance.ingest.lang import detect_language
+
+    return [detect_language(t) for t in pool]
+
+
+def parsed(args) -> str:
+    return ", `meta.lang` given" if args.parsed else ""
 
 
 def row(*cells) -> None:
@@ -162,6 +186,7 @@ def hits(args) -> None:
     pool = synthetic(real_turns(), args.pool, seed=args.seed)
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
+    langs = pool_languages(args, pool)
     env = env_with(cache)
     base = [*STANCE, "label", "-q", "--workers", "2", "--cache-dir", str(cache)]
     t, _, _, _ = run_tree(
@@ -175,7 +200,7 @@ def hits(args) -> None:
     )
     for n in map(int, args.sizes.split(",")):
         big, out = tmp / f"turns-{n}.jsonl", tmp / f"out-{n}.jsonl"
-        write_turns(big, pool, n)
+        write_turns(big, pool, n, langs=langs)
         load = load1()
         wall, own, kids, tail = run_tree([*base, str(big), "-o", str(out)], env)
         assert count_lines(out) == n, "rows lost"
@@ -185,7 +210,7 @@ def hits(args) -> None:
             if "spawn_main" in line or "multiprocessing" in line
         ]
         row(
-            f"`stance label --workers 2` {n:,} JSONL turns (cache hits)",
+            f"`stance label --workers 2` {n:,} JSONL turns (cache hits{parsed(args)})",
             f"wall {wall:.0f} s, {n / wall:,.0f} turns/s",
             f"peak RSS client {own / MB:.0f} MB, workers "
             + ", ".join(f"{p / MB:.0f}" for p in sorted(workers, reverse=True)[:2])
@@ -204,6 +229,7 @@ def flat(args) -> None:
     pool = synthetic(real_turns(), args.pool, seed=args.seed)
     pool_file = tmp / "pool.jsonl"
     write_turns(pool_file, pool, len(pool), prefix="p")
+    langs = pool_languages(args, pool)
     env = env_with(cache)
     run_tree(
         [*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out.jsonl")], env
@@ -211,7 +237,7 @@ def flat(args) -> None:
     peaks = {}
     for n in map(int, args.sizes.split(",")):
         big, out = tmp / f"turns-{n}.jsonl", tmp / f"out-{n}.jsonl"
-        write_turns(big, pool, n)
+        write_turns(big, pool, n, langs=langs)
         load = load1()
         wall, own, _, _ = run_tree(
             [*STANCE, "label", "-q", str(big), "-o", str(out)], env
@@ -219,7 +245,7 @@ def flat(args) -> None:
         assert count_lines(out) == n
         peaks[n] = own
         row(
-            f"`stance label` {n:,} JSONL turns (cache hits)",
+            f"`stance label` {n:,} JSONL turns (cache hits{parsed(args)})",
             f"peak RSS {own / MB:.0f} MB; {wall:.0f} s, {n / wall:,.0f} turns/s",
             f"load {load}",
         )
@@ -279,12 +305,17 @@ def main() -> None:
     ap.add_argument(
         "--cache", default="", help="hits, flat: a cache that holds the pool already"
     )
+    ap.add_argument(
+        "--parsed",
+        action="store_true",
+        help="hits, flat: the turns carry meta.lang, as `stance parse` writes them",
+    )
     args = ap.parse_args()
     args.turns = args.turns or (100_000 if args.what == "dedup" else 400)
     if args.what == "flat":
         args.sizes = args.sizes or "100000,1000000"
     if args.what == "hits":
-        args.sizes = args.sizes or "1000000,3000000"
+        args.sizes = args.sizes or "1000000,10000000"
     print(f"# {args.what}: {machine()}, started at load {load1()}", flush=True)
     globals()[args.what](args)
 
