@@ -122,6 +122,17 @@ def pool_languages(args, pool: list[str]) -> list[str]:
     return [detect_language(t) for t in pool]
 
 
+def pool_setup(args, what: str):
+    """A temporary folder, the cache, the pool of `--pool` texts written as
+    `pool.jsonl`, their languages (`--parsed`) and the environment."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"stance-dask-{what}-"))
+    cache = Path(args.cache) if args.cache else tmp / "cache"
+    pool = synthetic(real_turns(), args.pool, seed=args.seed)
+    pool_file = tmp / "pool.jsonl"
+    write_turns(pool_file, pool, len(pool), prefix="p")
+    return tmp, cache, pool, pool_file, pool_languages(args, pool), env_with(cache)
+
+
 def parsed(args) -> str:
     return ", `meta.lang` given" if args.parsed else ""
 
@@ -181,13 +192,7 @@ def cold(args) -> None:
 
 def hits(args) -> None:
     """Cache hits at scale through the real CLI on `--workers 2`."""
-    tmp = Path(tempfile.mkdtemp(prefix="stance-dask-hits-"))
-    cache = Path(args.cache) if args.cache else tmp / "cache"
-    pool = synthetic(real_turns(), args.pool, seed=args.seed)
-    pool_file = tmp / "pool.jsonl"
-    write_turns(pool_file, pool, len(pool), prefix="p")
-    langs = pool_languages(args, pool)
-    env = env_with(cache)
+    tmp, cache, pool, pool_file, langs, env = pool_setup(args, "hits")
     base = [*STANCE, "label", "-q", "--workers", "2", "--cache-dir", str(cache)]
     t, _, _, _ = run_tree(
         [*base, str(pool_file), "-o", str(tmp / "pool.out.jsonl")], env
@@ -224,13 +229,7 @@ def hits(args) -> None:
 
 def flat(args) -> None:
     """Single-process `stance label` on N cache-hit turns: peak RSS per N."""
-    tmp = Path(tempfile.mkdtemp(prefix="stance-dask-flat-"))
-    cache = Path(args.cache) if args.cache else tmp / "cache"
-    pool = synthetic(real_turns(), args.pool, seed=args.seed)
-    pool_file = tmp / "pool.jsonl"
-    write_turns(pool_file, pool, len(pool), prefix="p")
-    langs = pool_languages(args, pool)
-    env = env_with(cache)
+    tmp, cache, pool, pool_file, langs, env = pool_setup(args, "flat")
     run_tree(
         [*STANCE, "label", "-q", str(pool_file), "-o", str(tmp / "p.out.jsonl")], env
     )
