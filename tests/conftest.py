@@ -192,24 +192,11 @@ def project(_held_out_template, tmp_path):
 
 @pytest.fixture(scope="module")
 def dask_client():
-    from distributed import Client, LocalCluster
+    from stance.scale.cluster import connect
 
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",  # any free port: no clash with another cluster
-    )
-    try:
-        c = Client(cluster)
-        try:
-            c.wait_for_workers(2, timeout=60)
-            yield c
-        finally:
-            c.close()
-    finally:
-        cluster.close()
+    with connect(workers=2) as c:
+        c.wait_for_workers(2, timeout=60)
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,14 @@ from stance.core.errors import StanceError
 
 CONNECT_TIMEOUT_S = 10
 
+# A worker's state machine keeps its last `low-level-log-length` events and
+# transitions for debugging (Dask's default 1,000). On a long run of 5,000-turn
+# blocks that grew each worker's memory from 162 MB at 1M turns to 214 MB at
+# 10M; with 100 it stayed at 121-128 MB over 1.4M turns (BENCHMARKS.md, Dask).
+# The LocalCluster's workers get it; a `dask worker` takes it from the
+# environment (README, "Running on a cluster").
+WORKER_CONFIG = {"distributed.admin.low-level-log-length": 100}
+
 
 class ClusterError(StanceError):
     """The Dask scheduler cannot be reached or the cluster cannot start."""
@@ -45,13 +53,16 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         return
     if not workers or workers < 1:
         raise StanceError("--workers needs a number of worker processes >= 1")
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",  # any free port: no clash with another cluster
-    )
+    import dask
+
+    with dask.config.set(WORKER_CONFIG):  # each nanny passes it to its worker
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # any free port: no clash with another cluster
+        )
     try:
         client = Client(cluster)
         try:
