@@ -105,6 +105,23 @@ def test_one_command_reproduces_the_shipped_models_metrics(tmp_path):
             )
 
 
+def test_the_readme_quotes_the_shipped_models_held_out_score():
+    """The first screen's demo figure is the card's, not an older model's."""
+    import re
+
+    held = json.loads((ROOT / "models" / "default" / "config.json").read_text())[
+        "heldout"
+    ]
+    scores = held["metrics"]["embedding+tfidf"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"today (\d+) of (\d+) \((\d+)%\), macro-F1 (0\.\d+)", readme)
+    agree, n, percent, macro_f1 = found.groups()
+    assert int(n) == held["n"]
+    assert int(agree) == round(scores["accuracy"] * held["n"])
+    assert int(percent) == round(100 * scores["accuracy"])
+    assert float(macro_f1) == round(scores["macro_f1"], 3)
+
+
 def _project_with_heldout(tmp_path, n_held=40):
     """A debate folder: the seeds' labels to train on, 40 labels of other pages
     held out (and one held-out row that repeats a training text)."""
