@@ -14,7 +14,8 @@ CONNECT_TIMEOUT_S = 10
 # A worker's state machine keeps its last `low-level-log-length` events and
 # transitions for debugging (Dask's default 1,000). On a long run of 5,000-turn
 # blocks that grew each worker's memory from 162 MB at 1M turns to 214 MB at
-# 10M; with 100 it stayed at 121-128 MB over 1.4M turns (BENCHMARKS.md, Dask).
+# 10M; with 100 it peaks at 155 MB at 1M turns and 159 MB at 10M (BENCHMARKS.md,
+# Dask).
 # The LocalCluster's workers get it; a `dask worker` takes it from the
 # environment (README, "Running on a cluster").
 WORKER_CONFIG = {"distributed.admin.low-level-log-length": 100}
