@@ -146,7 +146,7 @@ def label(
     `skipped` columns (as `stance label`, whose options the keywords mirror).
     """
     from stance.core.schema import find_schema
-    from stance.ingest.lang import ENCODER_LANGUAGES
+    from stance.ingest.lang import ENCODER_LANGUAGES, with_languages
     from stance.ingest.parse import iter_turns
     from stance.model.predict import abstain, predict_rows, thread_aware_rows
 
@@ -156,8 +156,8 @@ def label(
 
         model = _load(None if model is None else Path(model), sch)
     languages = None if any_language else ENCODER_LANGUAGES
-    if _is_frame(data):
-        turns: Sequence[Turn] | Iterable[Turn] = frame_turns(data)
+    if _is_frame(data):  # a frame made elsewhere may lack meta.lang: as a file's turns
+        turns: Sequence[Turn] | Iterable[Turn] = list(with_languages(frame_turns(data)))
     else:
         turns = iter_turns(_paths(data))
     rows = (

@@ -78,6 +78,29 @@ def test_label_paths_and_dataframe_agree_and_match_the_cli(tmp_path, monkeypatch
     assert back["meta"].iloc[0]["stance"] == by_frame["stance"].iloc[0]
 
 
+@pytest.mark.slow
+def test_label_of_a_frame_of_its_own_leaves_foreign_turns_without_a_stance(
+    monkeypatch,
+):
+    import pandas as pd
+
+    monkeypatch.chdir(ROOT)
+    own = pd.DataFrame(  # read elsewhere: no meta, so no meta.lang
+        {
+            "id": ["ru", "en"],
+            "text": [
+                "Пакт Молотова-Риббентропа был вынужденной мерой после Мюнхена.",
+                "The pact was a cynical carve-up of Poland with Hitler.",
+            ],
+        }
+    )
+    rows = stance.label(own).set_index("id")
+    assert rows.loc["ru", "skipped"] == "language: ru"
+    assert rows.loc["ru", "stance"] is None
+    assert rows.loc["en", "skipped"] is None and rows.loc["en", "stance"] is not None
+    assert rows.loc["ru", "meta"]["lang"] == "ru"
+
+
 def test_to_convokit_from_a_parsed_frame_loads_in_convokit(tmp_path, monkeypatch):
     convokit = pytest.importorskip("convokit")
     monkeypatch.setenv("HOME", str(tmp_path))  # convokit's config file

@@ -22,12 +22,24 @@ sentence quoting a Russian title) land in rule 4 and are labelled as English.
 On the shipped pages no English turn was left unlabelled this way, and every
 Russian, Polish, Ukrainian and German turn of tests/fixtures/lang/ was
 recognised (BENCHMARKS.md, `python bench/language.py`).
+
+`with_languages` sets `meta.lang` on a stream of turns. Detection is most of
+the cost of re-labelling cached turns, so each result is kept in the language
+cache (`languages.sqlite` beside the embedding cache), keyed by a hash of the
+sample and named by `detector_id()`: py3langid's version, this file and the
+Unicode database. A text met in any earlier run is looked up, not detected
+again, and a run that finds every text there never loads py3langid.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from stance.core.cache import SqliteCache
 
 UNDETERMINED = "und"
 SAMPLE_CHARS = 2000  # a page-sized turn is classified by its start
@@ -74,12 +86,75 @@ def detect_language(text: str) -> str:
 ENCODER_LANGUAGES = ("en",)
 
 
-def with_language(turn):
-    """The turn with `meta.lang` set; a language the input gives is kept."""
-    given = turn.meta.get("lang")
-    if isinstance(given, str) and given:
-        return turn
-    return turn.with_meta(lang=detect_language(turn.text))
+LOOKUP_BATCH = 512  # turns looked up in the cache at once
+
+
+@functools.cache
+def detector_id() -> str:
+    """Names what decides a turn's language: another id, another cache space."""
+    from importlib.metadata import version
+
+    rules = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return f"py3langid-{version('py3langid')}+{rules}+unicode-{unicodedata.unidata_version}"
+
+
+def sample_key(text: str) -> str:
+    """The cache key of a turn's text: a hash of the sample that is classified."""
+    sample = text[:SAMPLE_CHARS].encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(sample, digest_size=16).hexdigest()
+
+
+class LanguageCache(SqliteCache):
+    """(detector id, sample hash) -> language code, in languages.sqlite."""
+
+    table, space_column, value_column = "lang", "detector", "lang"
+    what, items, filename = "language cache", "languages", "languages.sqlite"
+
+    def decode(self, value):
+        ok = isinstance(value, str) and value.isascii() and value.isalpha()
+        return value if ok and 2 <= len(value) <= 3 else None
+
+
+def _given(turn) -> bool:
+    lang = turn.meta.get("lang")
+    return isinstance(lang, str) and bool(lang)
+
+
+def with_languages(turns: Iterable, cache: LanguageCache | None = None) -> Iterator:
+    """The turns, in order, each with `meta.lang`; a language the input gives is kept.
+
+    Streams in batches of `LOOKUP_BATCH`. `cache`: the language cache to use
+    (default: `languages.sqlite` in `cache_dir()`, opened at the first turn
+    without a language).
+    """
+    store = [cache]
+    batch: list = []
+    for turn in turns:
+        batch.append(turn)
+        if len(batch) == LOOKUP_BATCH:
+            yield from _detect_batch(batch, store)
+            batch = []
+    yield from _detect_batch(batch, store)
+
+
+def _detect_batch(batch: list, store: list) -> Iterator:
+    keys = {i: sample_key(t.text) for i, t in enumerate(batch) if not _given(t)}
+    if not keys:
+        yield from batch
+        return
+    if store[0] is None:
+        store[0] = LanguageCache()
+    space = detector_id()
+    found = store[0].get_many(space, list(keys.values()))
+    new: dict[str, str] = {}
+    for i, key in keys.items():
+        if key not in found and key not in new:
+            new[key] = detect_language(batch[i].text)
+    if new:
+        store[0].put_many(space, new)
+        found.update(new)
+    for i, turn in enumerate(batch):
+        yield turn.with_meta(lang=found[keys[i]]) if i in keys else turn
 
 
 def skip_reason(turn, languages=ENCODER_LANGUAGES) -> str | None:

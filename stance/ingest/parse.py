@@ -198,7 +198,7 @@ def parse_paths(
     """
     from stance.ingest.dedup import dedupe_turns
     from stance.ingest.dedup import find_duplicates as find_here
-    from stance.ingest.lang import with_language
+    from stance.ingest.lang import with_languages
 
     files = expand_paths(paths, recursive)
     pages = read_pages(files) if read_pages else [read_page(f) for f in files]
@@ -224,7 +224,7 @@ def parse_paths(
     raw = link_replies(raw)
     dropped = tuple(d for p in pages for d in p.dropped)
     return ParseResult(
-        turns=tuple(with_language(t) for t in (*raw, *structured)),
+        turns=tuple(with_languages((*raw, *structured))),
         pages=tuple(pages),
         dropped=dropped,
         merged=merged,
@@ -270,32 +270,36 @@ def _reconv(turn: Turn, conv: str) -> Turn:
 
 
 def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Turn]:
-    """Stream turns from a JSONL or CSV file without reading it whole.
+    """Stream turns from a JSONL, CSV or Parquet file or a ConvoKit corpus
+    without reading it whole, each with its language (`lang.with_languages`).
 
     UTF-8 and BOM-marked files stream; a file in another encoding is decoded
     whole, as `stance parse` would.
     """
+    from stance.ingest.lang import with_languages
+
+    yield from with_languages(_read_structured(path, seen_ids))
+
+
+def _read_structured(path: Path, seen_ids: set[str] | None) -> Iterator[Turn]:
     from stance.core.inputfiles import read_text, sniff_encoding
     from stance.ingest.convokit import corpus_dir, iter_corpus
-    from stance.ingest.lang import with_language
 
     if corpus_dir(path) is not None:
-        for turn in iter_corpus(path, seen_ids):
-            yield with_language(turn)
+        yield from iter_corpus(path, seen_ids)
         return
     if path.suffix.lower() == ".parquet":
         from stance.ingest.readers import iter_parquet_turns
 
         if path.is_file():
-            yield from iter_parquet_turns(str(path), str(path), seen_ids)
+            source = str(path)
         else:  # a FIFO: read whole, size-limited
             import pyarrow as pa
 
             from stance.core.inputfiles import read_bytes
 
-            yield from iter_parquet_turns(
-                pa.BufferReader(read_bytes(path)), str(path), seen_ids
-            )
+            source = pa.BufferReader(read_bytes(path))
+        yield from iter_parquet_turns(source, str(path), seen_ids)
         return
     # A FIFO or device can be read once only: whole (size-limited), not sniffed.
     encoding = sniff_encoding(path) if path.is_file() else None
@@ -313,12 +317,11 @@ def iter_structured(path: Path, seen_ids: set[str] | None = None) -> Iterator[Tu
                 n = 0
                 for turn in parse_jsonl_lines(fh, str(path), seen_ids):
                     n += 1
-                    yield with_language(turn)
+                    yield turn
                 if n == 0:
                     raise InputError(path, "no utterances in file")
             else:
-                for turn in iter_csv_turns(fh, str(path), seen_ids):
-                    yield with_language(turn)
+                yield from iter_csv_turns(fh, str(path), seen_ids)
         except UnicodeDecodeError as exc:
             raise InputError(
                 path, f"not {encoding} past its start ({exc.reason}); convert it"

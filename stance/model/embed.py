@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from stance.core.errors import EncoderMissingError, InputError, StanceError, warn
+from stance.core.cache import SqliteCache, cache_dir, existing_parent
+from stance.core.errors import EncoderMissingError, StanceError, warn
 from stance.core.files import (
     atomic_write_text,
     remove_stale_temps,
@@ -59,15 +59,6 @@ def model_path() -> Path:
             f"embedding weights not found in {path} (reinstall: {INSTALL_HINT})"
         )
     return path
-
-
-def cache_dir() -> Path:
-    """Where embeddings and the exported graph live: $STANCE_CACHE or ~/.cache/stance."""
-    env = os.environ.get("STANCE_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stance"
 
 
 def weights_sha256(path: Path | None = None) -> str:
@@ -196,7 +187,7 @@ class OnnxEncoder:
         graph = cache_dir() / "onnx" / name
         scratch = None
         if not graph.is_file():
-            folder = _existing_parent(graph.parent)
+            folder = existing_parent(graph.parent)
             if folder.is_dir() and writable_dir(folder):
                 export_onnx(graph, quantize=quantized)
             else:  # a read-only cache: export for this run only
@@ -261,189 +252,18 @@ def load_encoder(backend: str = "onnx"):
     raise ValueError(f"unknown encoder backend {backend!r} (expected {BACKENDS})")
 
 
-# SQLite result codes (primary, the low byte of an extended code).
-_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
-_CANNOT_WRITE = {8, 13, 14, 10, 3, 23}  # READONLY, FULL, CANTOPEN, IOERR, PERM, AUTH
+class EmbeddingCache(SqliteCache):
+    """(encoder id, normalised-text hash) -> float32 vector, in embeddings.sqlite."""
 
+    table, space_column, value_column = "emb", "encoder", "vec"
+    what, items, filename = "embedding cache", "embeddings", "embeddings.sqlite"
 
-def _sqlite_code(exc: sqlite3.Error) -> int:
-    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    def decode(self, blob):
+        vec = np.frombuffer(blob, dtype=np.float32)
+        return vec if vec.shape == (DIM,) and np.all(np.isfinite(vec)) else None
 
-
-class EmbeddingCache:
-    """SQLite table of (encoder id, normalised-text hash) -> float32 vector.
-
-    The cache only ever saves work, so no problem with it stops a run:
-    a corrupt file is moved aside (`embeddings.sqlite.corrupt-TIMESTAMP`) and
-    rebuilt; a read-only cache (no write bit on the folder or file, as for
-    `files.writable_dir`) is read but not written; a full disk stops the
-    writes. Each is said once with `errors.warn`. A cache path that is a file
-    where a folder should be is an InputError.
-    """
-
-    def __init__(self, path: Path | None = None):
-        self.path = path or (cache_dir() / "embeddings.sqlite")
-        self.db: sqlite3.Connection | None = None
-        self.writable = False
-        self._ino = None
-        folder = self.path.parent
-        for p in [folder, *folder.parents]:
-            if p.exists() and not p.is_dir():
-                raise InputError(
-                    p, "embedding cache folder is a file (set STANCE_CACHE to a folder)"
-                )
-        if self.path.is_dir():
-            raise InputError(self.path, "embedding cache is a folder, expected a file")
-        self._open()
-
-    def _open(self, retried: bool = False) -> None:
-        folder = self.path.parent
-        try:
-            if not folder.exists() and writable_dir(_existing_parent(folder)):
-                folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            pass
-        file_ro = self.path.exists() and not (
-            os.access(self.path, os.W_OK) and os.stat(self.path).st_mode & 0o222
-        )
-        try:
-            if not folder.is_dir() or not writable_dir(folder) or file_ro:
-                self._open_read_only("read-only")
-                return
-            self.db = sqlite3.connect(str(self.path), timeout=60)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS emb (encoder TEXT, key TEXT, vec BLOB, "
-                "PRIMARY KEY (encoder, key)) WITHOUT ROWID"
-            )
-            self.db.execute("SELECT count(*) FROM (SELECT 1 FROM emb LIMIT 1)")
-            self.writable = True
-            self._ino = os.stat(self.path).st_ino
-        except sqlite3.DatabaseError as exc:
-            self._close_quietly()
-            if _sqlite_code(exc) in _CORRUPT and not retried:
-                self._move_aside(exc)
-                self._open(retried=True)
-            elif _sqlite_code(exc) in _CANNOT_WRITE:
-                self._open_read_only(f"cannot be written ({exc})")
-            else:
-                self._give_up(exc)
-
-    def _open_read_only(self, why: str) -> None:
-        """Read what is cached, write nothing; say so once."""
-        self.writable = False
-        if not self.path.is_file():
-            warn(f"{self.path.parent}: embedding cache is {why}: embeddings not cached")
-            return
-        try:
-            uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=ro&immutable=1"
-            self.db = sqlite3.connect(uri, uri=True)
-            self.db.execute("SELECT count(*) FROM (SELECT 1 FROM emb LIMIT 1)")
-        except sqlite3.DatabaseError as exc:
-            self._give_up(exc)
-            return
-        warn(
-            f"{self.path}: embedding cache is {why}: read, but new embeddings not saved"
-        )
-
-    def _give_up(self, exc: Exception) -> None:
-        self._close_quietly()
-        self.writable = False
-        warn(f"{self.path}: embedding cache unusable ({exc}): embeddings not cached")
-
-    def _move_aside(self, exc: Exception) -> None:
-        """Rename a corrupt cache (and its journal files) out of the way."""
-        import time
-
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        try:
-            if self._ino is not None and os.stat(self.path).st_ino != self._ino:
-                return  # another process has rebuilt it already
-            os.replace(self.path, aside)
-            for ext in ("-wal", "-shm"):
-                side = Path(str(self.path) + ext)
-                if side.exists():
-                    os.replace(side, Path(str(aside) + ext))
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            warn(
-                f"{self.path}: corrupt embedding cache ({exc}) cannot be moved ({err.strerror})"
-            )
-            return
-        warn(
-            f"{self.path}: corrupt embedding cache ({exc}) moved to {aside.name}; rebuilding it"
-        )
-
-    def _close_quietly(self) -> None:
-        if self.db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.close()
-        self.db = None
-
-    def _recover(self, exc: sqlite3.DatabaseError) -> None:
-        """After an error mid-run: rebuild a corrupt cache, stop writing a full one."""
-        code = _sqlite_code(exc)
-        if code in _CORRUPT:
-            self._close_quietly()
-            self._move_aside(exc)
-            self._open(retried=True)
-        elif code in _CANNOT_WRITE and self.writable:
-            self.writable = False
-            warn(
-                f"{self.path}: embedding cache cannot be written ({exc}): new embeddings not saved"
-            )
-        else:
-            self._give_up(exc)
-
-    def get_many(self, encoder: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        uniq = list(dict.fromkeys(keys))
-        for start in range(0, len(uniq), 500):
-            if self.db is None:
-                break
-            chunk = uniq[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            try:
-                rows = self.db.execute(
-                    f"SELECT key, vec FROM emb WHERE encoder=? AND key IN ({marks})",
-                    [encoder, *chunk],
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                self._recover(exc)
-                continue
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape == (DIM,) and np.all(np.isfinite(vec)):
-                    found[key] = vec
-        return found
-
-    def put_many(self, encoder: str, items: dict[str, np.ndarray]) -> None:
-        if self.db is None or not self.writable:
-            return
-        try:
-            with self.db:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
-                    [
-                        (encoder, k, np.asarray(v, dtype=np.float32).tobytes())
-                        for k, v in items.items()
-                    ],
-                )
-        except sqlite3.DatabaseError as exc:
-            self._recover(exc)
-
-    def close(self) -> None:
-        self._close_quietly()
-
-
-def _existing_parent(path: Path) -> Path:
-    for p in [path, *path.parents]:
-        if p.exists():
-            return p
-    return Path(".")
+    def encode(self, vec):
+        return np.asarray(vec, dtype=np.float32).tobytes()
 
 
 class Embedder:

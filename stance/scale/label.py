@@ -6,8 +6,8 @@ ranges found by one scan for newlines) that each worker reads itself, so the
 files must be on storage the workers see. Pages (parsed and deduplicated
 whole, as `stance label` does), CSV, Parquet, ConvoKit corpora and JSONL in
 another encoding are read here and their turns sent in blocks. Each worker
-loads the model once (`_MODELS`, one per process) and uses the embedding cache
-in `Job.cache_dir` (its own default cache when None).
+loads the model once (`_MODELS`, one per process) and uses the embedding and
+language caches in `Job.cache_dir` (its own default caches when None).
 
 Rows come back block by block in input order; at most `window` blocks are in
 flight. A block whose worker dies is run again by Dask on another; since a
@@ -30,6 +30,7 @@ BLOCK_TURNS = 5000
 SCAN_BYTES = 1 << 20
 
 _MODELS: dict = {}  # per worker process: Job.model_key() -> loaded model
+_LANGUAGE_CACHES: dict = {}  # per worker process: Job.cache_dir -> LanguageCache
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,19 @@ def _backend(model: str) -> str:
     return "onnx"
 
 
+def worker_language_cache(job: Job):
+    """The language cache in the job's cache folder, opened once per worker process."""
+    from stance.ingest.lang import LanguageCache
+
+    if job.cache_dir not in _LANGUAGE_CACHES:
+        path = Path(job.cache_dir) / LanguageCache.filename if job.cache_dir else None
+        _LANGUAGE_CACHES[job.cache_dir] = LanguageCache(path)
+    return _LANGUAGE_CACHES[job.cache_dir]
+
+
 def label_block(job: Job, block: Block) -> BlockResult:
     """Label one block on a worker (the function Dask runs)."""
-    from stance.ingest.lang import with_language
+    from stance.ingest.lang import with_languages
     from stance.model.predict import abstain, predict_rows
 
     model = worker_model(job)
@@ -134,11 +145,12 @@ def label_block(job: Job, block: Block) -> BlockResult:
     lines: list[int] = []
     empty: list[int] = []
     if block.path:
-        turns = []
+        read = []
         for lineno, turn in read_jsonl_block(block, empty):
             ids.append(turn.id)
             lines.append(lineno)
-            turns.append(with_language(turn))
+            read.append(turn)
+        turns = list(with_languages(read, worker_language_cache(job)))
     else:
         turns = list(block.turns)
     rows = list(

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stance.core.thread import Turn
-from stance.ingest.lang import UNDETERMINED, detect_language, skip_reason, with_language
+from stance.ingest.lang import (
+    LOOKUP_BATCH,
+    UNDETERMINED,
+    LanguageCache,
+    detect_language,
+    sample_key,
+    skip_reason,
+    with_languages,
+)
 from stance.ingest.parse import parse_paths
 
 LANG = ROOT / "tests" / "fixtures" / "lang"
@@ -83,12 +91,75 @@ def test_a_one_word_cyrillic_turn_is_not_english_whichever_language_it_is():
     assert lang not in ("en", UNDETERMINED)
 
 
-def test_a_language_the_input_gives_is_kept():
-    text = "Пакт был подписан в Москве 23 августа."
-    given_turn = Turn("1", None, "c", None, None, text, {"lang": "en"})
-    assert with_language(given_turn).meta["lang"] == "en"
-    plain = Turn("2", None, "c", None, None, text, {})
-    assert with_language(plain).meta["lang"] == "ru"
+RUSSIAN = "Пакт был подписан в Москве 23 августа."
+ENGLISH = "The pact was signed in Moscow in August."
+
+
+def _turn(i, text, meta=None):
+    return Turn(str(i), None, "c", None, None, text, meta or {})
+
+
+def test_a_language_the_input_gives_is_kept(tmp_path):
+    cache = LanguageCache(tmp_path / "languages.sqlite")
+    turns = [_turn(1, RUSSIAN, {"lang": "en"}), _turn(2, RUSSIAN)]
+    assert [t.meta["lang"] for t in with_languages(turns, cache)] == ["en", "ru"]
+
+
+def test_a_text_met_before_is_looked_up_not_detected(tmp_path, monkeypatch):
+    from stance.ingest import lang
+
+    pages = sorted(LANG.glob("*.txt")) + sorted(SEEDS.glob("*.txt"))
+    read = parse_paths(pages, dedupe=False).turns
+    # no meta.lang; each text three times, in more than one batch
+    turns = [_turn(i, t.text) for i, t in enumerate([*read, *read, *read])]
+    assert len(turns) > LOOKUP_BATCH  # more than one batch, in order
+    path = tmp_path / "languages.sqlite"
+    first = [t.meta["lang"] for t in with_languages(turns, LanguageCache(path))]
+    assert first == [detect_language(t.text) for t in turns]
+    assert {"en", "de", "pl"} <= set(first)
+
+    lang._identifier.cache_clear()  # py3langid unloaded
+    again = [t.meta["lang"] for t in with_languages(turns, LanguageCache(path))]
+    assert again == first
+    assert lang._identifier.cache_info().misses == 0  # and never loaded again
+
+
+def test_the_cache_answers_only_for_the_same_detector(tmp_path, monkeypatch):
+    from stance.ingest import lang
+
+    cache = LanguageCache(tmp_path / "languages.sqlite")
+    cache.put_many(lang.detector_id(), {sample_key(RUSSIAN): "pl"})  # planted
+    assert next(with_languages([_turn(1, RUSSIAN)], cache)).meta["lang"] == "pl"
+    monkeypatch.setattr(lang, "detector_id", lambda: "another detector")
+    assert next(with_languages([_turn(1, RUSSIAN)], cache)).meta["lang"] == "ru"
+
+
+@pytest.mark.parametrize("stored", ["", "not a code", "12", b"ru"])
+def test_a_damaged_cache_value_is_detected_again(tmp_path, stored):
+    from stance.ingest import lang
+
+    cache = LanguageCache(tmp_path / "languages.sqlite")
+    cache.put_many(lang.detector_id(), {sample_key(RUSSIAN): stored})
+    assert next(with_languages([_turn(1, RUSSIAN)], cache)).meta["lang"] == "ru"
+
+
+def test_a_corrupt_language_cache_is_moved_aside(tmp_path, caplog):
+    path = tmp_path / "languages.sqlite"
+    path.write_bytes(b"garbage, not a database\n" * 100)
+    with caplog.at_level("WARNING"):
+        got = list(
+            with_languages([_turn(1, RUSSIAN), _turn(2, ENGLISH)], LanguageCache(path))
+        )
+    assert [t.meta["lang"] for t in got] == ["ru", "en"]
+    assert "corrupt language cache" in caplog.text and "rebuilding it" in caplog.text
+    assert list(tmp_path.glob("languages.sqlite.corrupt-*"))
+
+
+def test_turns_that_all_give_a_language_open_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STANCE_CACHE", str(tmp_path / "cache"))
+    turns = [_turn(1, RUSSIAN, {"lang": "ru"}), _turn(2, ENGLISH, {"lang": "en"})]
+    assert list(with_languages(turns)) == turns
+    assert not (tmp_path / "cache").exists()
 
 
 def test_skip_reason_is_none_for_readable_undetermined_or_unknown_languages():
@@ -109,17 +180,28 @@ def test_detection_never_fails_and_gives_a_code(text):
     assert isinstance(lang, str) and 2 <= len(lang) <= 3
 
 
-def test_streamed_jsonl_turns_get_a_language_too(tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_streamed_structured_turns_get_a_language_too(tmp_path, suffix):
+    import pandas as pd
+
     from stance.ingest.parse import iter_turns
 
-    src = tmp_path / "turns.jsonl"
-    src.write_text(
-        json.dumps({"id": "a", "text": "Пакт был подписан в Москве 23 августа."})
-        + "\n"
-        + json.dumps({"id": "b", "text": "The pact was signed in Moscow in August."})
-        + "\n",
-        encoding="utf-8",
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "text": [
+                "Пакт был подписан в Москве 23 августа.",
+                "The pact was signed in Moscow in August.",
+            ],
+        }
     )
+    src = tmp_path / f"turns{suffix}"
+    if suffix == ".jsonl":
+        frame.to_json(src, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".csv":
+        frame.to_csv(src, index=False)
+    else:
+        frame.to_parquet(src)
     assert [t.meta["lang"] for t in iter_turns([src])] == ["ru", "en"]
 
 

@@ -216,8 +216,7 @@ def test_a_cache_path_that_is_a_file_is_a_one_line_error(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr.splitlines() == [
-        f"error: {afile}: embedding cache folder is a file (set STANCE_CACHE to a "
-        "folder)"
+        f"error: {afile}: cache folder is a file (set STANCE_CACHE to a folder)"
     ]
     assert afile.read_text() == "a file, not a folder"
     assert not (tmp_path / "out.jsonl").exists()
