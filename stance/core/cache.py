@@ -51,12 +51,12 @@ class SqliteCache:
     `encode` makes a value storable.
     """
 
-    table = "kv"
-    space_column = "space"
-    value_column = "value"
-    what = "cache"
-    items = "results"
-    filename = "cache.sqlite"
+    table: str
+    space_column: str
+    value_column: str
+    what: str
+    items: str
+    filename: str  # in `cache_dir()`, when no path is given
 
     def __init__(self, path: Path | None = None):
         self.path = path or (cache_dir() / self.filename)

@@ -127,34 +127,35 @@ def with_languages(turns: Iterable, cache: LanguageCache | None = None) -> Itera
     (default: `languages.sqlite` in `cache_dir()`, opened at the first turn
     without a language).
     """
-    store = [cache]
     batch: list = []
     for turn in turns:
         batch.append(turn)
         if len(batch) == LOOKUP_BATCH:
-            yield from _detect_batch(batch, store)
+            cache = yield from _detect_batch(batch, cache)
             batch = []
-    yield from _detect_batch(batch, store)
+    yield from _detect_batch(batch, cache)
 
 
-def _detect_batch(batch: list, store: list) -> Iterator:
+def _detect_batch(batch: list, cache: LanguageCache | None):
+    """Yield the batch's turns with their languages; return the cache (opened
+    here if it was None and a turn needed it)."""
     keys = {i: sample_key(t.text) for i, t in enumerate(batch) if not _given(t)}
     if not keys:
         yield from batch
-        return
-    if store[0] is None:
-        store[0] = LanguageCache()
+        return cache
+    cache = cache or LanguageCache()
     space = detector_id()
-    found = store[0].get_many(space, list(keys.values()))
+    found = cache.get_many(space, list(keys.values()))
     new: dict[str, str] = {}
     for i, key in keys.items():
         if key not in found and key not in new:
             new[key] = detect_language(batch[i].text)
     if new:
-        store[0].put_many(space, new)
+        cache.put_many(space, new)
         found.update(new)
     for i, turn in enumerate(batch):
         yield turn.with_meta(lang=found[keys[i]]) if i in keys else turn
+    return cache
 
 
 def skip_reason(turn, languages=ENCODER_LANGUAGES) -> str | None:
